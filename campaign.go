@@ -1,0 +1,200 @@
+package herald
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// CampaignState is where a campaign is in its life.
+type CampaignState string
+
+// Campaign states.
+const (
+	CampaignDraft     CampaignState = "draft"
+	CampaignScheduled CampaignState = "scheduled"
+	CampaignPreparing CampaignState = "preparing"
+	CampaignRunning   CampaignState = "running"
+	CampaignPaused    CampaignState = "paused"
+	CampaignCompleted CampaignState = "completed"
+	CampaignCancelled CampaignState = "cancelled"
+	CampaignFailed    CampaignState = "failed"
+)
+
+// Terminal reports whether nothing more can happen to the campaign.
+func (s CampaignState) Terminal() bool {
+	return s == CampaignCompleted || s == CampaignCancelled || s == CampaignFailed
+}
+
+// CanMoveTo reports whether the operator or the scheduler may move a
+// campaign from s to next. Pause is allowed before and while running;
+// resume only from paused (back to scheduled when it was paused before its
+// recipients were prepared); cancel from any state that is not terminal.
+func (s CampaignState) CanMoveTo(next CampaignState) bool {
+	if s.Terminal() {
+		return false
+	}
+	switch next {
+	case CampaignScheduled:
+		return s == CampaignDraft || s == CampaignPaused
+	case CampaignPreparing:
+		return s == CampaignScheduled
+	case CampaignRunning:
+		return s == CampaignPreparing || s == CampaignPaused
+	case CampaignPaused:
+		return s == CampaignScheduled || s == CampaignPreparing || s == CampaignRunning
+	case CampaignCompleted, CampaignFailed:
+		return s == CampaignRunning || s == CampaignPreparing || s == CampaignPaused
+	case CampaignCancelled:
+		return true
+	}
+	return false
+}
+
+// Audience selects the members a campaign goes to: exactly one of the three.
+type Audience struct {
+	All        bool              `json:"all,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	MemberIDs  []string          `json:"memberIds,omitempty"`
+}
+
+// MaxAudienceIDs bounds an explicit member list in one campaign request.
+const MaxAudienceIDs = 1_000_000
+
+// Validate checks that exactly one selector is set.
+func (a Audience) Validate() error {
+	n := 0
+	if a.All {
+		n++
+	}
+	if len(a.Attributes) > 0 {
+		n++
+	}
+	if len(a.MemberIDs) > 0 {
+		n++
+	}
+	if n != 1 {
+		return Invalid("audience", `set exactly one of "all": true, "attributes" or "memberIds"`)
+	}
+	if len(a.MemberIDs) > MaxAudienceIDs {
+		return Invalid("audience.memberIds", "at most %d ids", MaxAudienceIDs)
+	}
+	for _, id := range a.MemberIDs {
+		if strings.TrimSpace(id) == "" {
+			return Invalid("audience.memberIds", "ids must not be empty")
+		}
+	}
+	return nil
+}
+
+// Campaign is one send of one template to an audience at a paced rate.
+type Campaign struct {
+	ID           int64             `json:"id"`
+	Name         string            `json:"name"`
+	TemplateCode string            `json:"templateCode"`
+	Audience     Audience          `json:"audience"`
+	Variables    map[string]string `json:"variables,omitempty"`
+	StartAt      time.Time         `json:"startAt"`
+	TPS          int               `json:"tps"`
+	State        CampaignState     `json:"state"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+	// Counts holds the number of recipients per state; its values add up to Total.
+	Counts map[RecipientState]int `json:"counts,omitempty"`
+	Total  int                    `json:"total"`
+}
+
+// Limits on campaign fields.
+const (
+	MaxCampaignNameLen = 200
+	MaxTPS             = 100_000
+)
+
+// Validate checks a new campaign and fills defaults (start now, state scheduled).
+func (c *Campaign) Validate(now time.Time) error {
+	c.Name = strings.TrimSpace(c.Name)
+	if c.Name == "" {
+		return Invalid("name", "is required")
+	}
+	if utf8.RuneCountInString(c.Name) > MaxCampaignNameLen {
+		return Invalid("name", "is longer than %d characters", MaxCampaignNameLen)
+	}
+	if strings.TrimSpace(c.TemplateCode) == "" {
+		return Invalid("templateCode", "is required")
+	}
+	if err := c.Audience.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateTPS(c.TPS); err != nil {
+		return err
+	}
+	if c.StartAt.IsZero() {
+		c.StartAt = now
+	}
+	if c.State == "" {
+		c.State = CampaignScheduled
+	}
+	return nil
+}
+
+// ValidateTPS checks a sending rate.
+func ValidateTPS(tps int) error {
+	if tps < 1 || tps > MaxTPS {
+		return Invalid("tps", "must be between 1 and %d", MaxTPS)
+	}
+	return nil
+}
+
+// CampaignPatch changes what may change after creation.
+type CampaignPatch struct {
+	StartAt *time.Time `json:"startAt,omitempty"`
+	TPS     *int       `json:"tps,omitempty"`
+}
+
+// Validate checks the patch.
+func (p CampaignPatch) Validate() error {
+	if p.StartAt == nil && p.TPS == nil {
+		return Invalid("", "nothing to change: give startAt or tps")
+	}
+	if p.TPS != nil {
+		return ValidateTPS(*p.TPS)
+	}
+	return nil
+}
+
+// SetCounts sets the recipient counts and the total they add up to. Every
+// state is present, zero or not, so that clients see the whole picture.
+func (c *Campaign) SetCounts(counts map[RecipientState]int) {
+	c.Counts = make(map[RecipientState]int, len(RecipientStates))
+	c.Total = 0
+	for _, s := range RecipientStates {
+		c.Counts[s] = counts[s]
+		c.Total += counts[s]
+	}
+}
+
+// NextState resolves an operator's or scheduler's request to move a campaign
+// from its current state. Resuming a campaign paused before its recipients
+// were prepared sends it back to scheduled. ErrConflict when not allowed.
+func NextState(from, to CampaignState, prepared bool) (CampaignState, error) {
+	if to == CampaignRunning && from == CampaignPaused && !prepared {
+		to = CampaignScheduled
+	}
+	if !from.CanMoveTo(to) {
+		return "", Conflict("campaign is %s and cannot become %s", from, to)
+	}
+	return to, nil
+}
+
+// CheckPatch says whether a patch may be applied in the given state: the rate
+// may change until the campaign ends, the start time only before the
+// recipients are prepared.
+func CheckPatch(state CampaignState, prepared bool, p CampaignPatch) error {
+	if state.Terminal() {
+		return Conflict("campaign is %s and can no longer change", state)
+	}
+	if p.StartAt != nil && (prepared || state == CampaignPreparing) {
+		return Conflict("campaign has started; startAt can no longer change")
+	}
+	return nil
+}

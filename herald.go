@@ -1,0 +1,80 @@
+// Package herald holds the domain of herald: members, templates, campaigns,
+// recipients and delivery reports, and the interfaces (Store, Provider) that
+// the rest of the program implements. It imports only the standard library.
+package herald
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence contract. Every backend (sqlite, postgres) passes
+// the same conformance suite in storetest. Batching lives here: methods take
+// and return slices so that one call is one transaction.
+type Store interface {
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+
+	// UpsertMembers inserts or updates members by id in one transaction.
+	// Within one call a later element with the same id wins.
+	UpsertMembers(ctx context.Context, members []Member) (UpsertResult, error)
+	// GetMember returns ErrNotFound when the id is unknown.
+	GetMember(ctx context.Context, id string) (Member, error)
+	// WithdrawMember marks a member withdrawn; withdrawn members are never sent to.
+	WithdrawMember(ctx context.Context, id string, at time.Time) (Member, error)
+
+	// CreateTemplate returns ErrConflict when the code exists.
+	CreateTemplate(ctx context.Context, t Template) (Template, error)
+	GetTemplate(ctx context.Context, code string) (Template, error)
+	ListTemplates(ctx context.Context) ([]Template, error)
+
+	// CreateCampaign assigns the id and timestamps.
+	CreateCampaign(ctx context.Context, c Campaign) (Campaign, error)
+	// GetCampaign returns the campaign with its recipient counts.
+	GetCampaign(ctx context.Context, id int64) (Campaign, error)
+	ListCampaigns(ctx context.Context) ([]Campaign, error)
+	// UpdateCampaign applies a patch; ErrConflict when the state forbids it.
+	UpdateCampaign(ctx context.Context, id int64, p CampaignPatch) (Campaign, error)
+	// TransitionCampaign moves a campaign to a new state when the transition
+	// is allowed (see CampaignState.CanMoveTo); cancelling also cancels every
+	// recipient not yet claimed, in the same transaction.
+	TransitionCampaign(ctx context.Context, id int64, to CampaignState, at time.Time) (Campaign, error)
+
+	// AcquireCampaignLease gives owner the preparation/run lease of one
+	// scheduled or running campaign that is due (start_at <= now) and whose
+	// lease is free or expired. ErrNotFound when none is due.
+	AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (Campaign, error)
+	// PrepareRecipients materialises the audience in one INSERT…SELECT;
+	// unique per (campaign, member), so a second call adds nothing.
+	// It moves the campaign to running. Returns the number inserted.
+	PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error)
+
+	// ClaimRecipients moves up to Limit PENDING or due RETRY_WAIT recipients
+	// of a running campaign to SENDING under a lease, fixing their message id
+	// before anything is sent.
+	ClaimRecipients(ctx context.Context, p ClaimParams) ([]Recipient, error)
+	// RecordOutcomes applies the result of sends in one transaction. An update
+	// applies only while the row is still SENDING under the given owner.
+	RecordOutcomes(ctx context.Context, updates []RecipientUpdate) error
+	// ExpiredLeases lists SENDING recipients whose lease ended before now.
+	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]Recipient, error)
+	// ListRecipients pages through a campaign's recipients by id.
+	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
+}
+
+// UpsertResult counts what an upsert did.
+type UpsertResult struct {
+	Inserted int `json:"inserted"`
+	Updated  int `json:"updated"`
+}
+
+// ClaimParams selects and leases recipients for sending.
+type ClaimParams struct {
+	CampaignID int64
+	Limit      int
+	Owner      string
+	Now        time.Time
+	LeaseUntil time.Time
+}

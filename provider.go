@@ -1,0 +1,84 @@
+package herald
+
+import (
+	"context"
+	"time"
+)
+
+// Provider sends messages to the reseller. It never retries a send by itself:
+// only the caller knows whether a resend is safe.
+type Provider interface {
+	// Send submits one batch (1..200 destinations sharing one template) and
+	// returns exactly one Outcome per destination, in order. An error is
+	// returned only for a programming error (an invalid batch); every
+	// transport or provider failure is expressed as outcomes.
+	Send(ctx context.Context, b SendBatch) []Outcome
+	// Inquire returns the reports the provider knows for a msgKey.
+	Inquire(ctx context.Context, msgKey string) ([]Report, error)
+}
+
+// SendBatch is one request to the provider.
+type SendBatch struct {
+	SenderKey    string
+	TemplateCode string
+	Title        string
+	Buttons      []Button
+	// Ref is the campaign reference echoed in reports.
+	Ref string
+	// IdempotencyKey must be the same whenever the same destinations are
+	// sent again, so that the provider drops the copy (A301).
+	IdempotencyKey string
+	IdempotencyTTL time.Duration
+	Destinations   []Destination
+}
+
+// Destination is one recipient with its fully rendered text.
+type Destination struct {
+	To string
+	// MessageID is herald's message id, sent as the destination's ref.
+	MessageID string
+	Text      string
+	// FallbackKind is "SMS", "LMS" or "" for no fallback.
+	FallbackKind string
+	FallbackText string
+	FallbackFrom string
+}
+
+// OutcomeKind classifies what the provider did with one destination.
+type OutcomeKind int
+
+// Outcome kinds. InDoubt means the request may have been accepted: never
+// resend it blindly.
+const (
+	Accepted OutcomeKind = iota + 1
+	RefusedRetryable
+	RefusedPermanent
+	InDoubt
+)
+
+func (k OutcomeKind) String() string {
+	switch k {
+	case Accepted:
+		return "accepted"
+	case RefusedRetryable:
+		return "refused-retryable"
+	case RefusedPermanent:
+		return "refused-permanent"
+	case InDoubt:
+		return "in-doubt"
+	}
+	return "invalid"
+}
+
+// Outcome is the result of sending to one destination.
+type Outcome struct {
+	Kind   OutcomeKind
+	MsgKey string
+	// Code and Text are the provider's code (A000, A020, A306…) or a
+	// transport description.
+	Code string
+	Text string
+	// Duplicate is true when the provider answered A301: it had accepted
+	// this destination earlier under the same idempotency key.
+	Duplicate bool
+}

@@ -1,0 +1,76 @@
+package herald
+
+import "time"
+
+// RecipientState is where one message to one member is (see DESIGN.md).
+type RecipientState string
+
+// Recipient states.
+const (
+	RecipientPending   RecipientState = "PENDING"
+	RecipientSending   RecipientState = "SENDING"
+	RecipientAccepted  RecipientState = "ACCEPTED"
+	RecipientRetryWait RecipientState = "RETRY_WAIT"
+	RecipientDelivered RecipientState = "DELIVERED"
+	RecipientFailed    RecipientState = "FAILED"
+	RecipientSkipped   RecipientState = "SKIPPED"
+	RecipientUnknown   RecipientState = "UNKNOWN"
+	RecipientCancelled RecipientState = "CANCELLED"
+)
+
+// RecipientStates lists every state, in pipeline order.
+var RecipientStates = []RecipientState{
+	RecipientPending, RecipientSending, RecipientRetryWait, RecipientAccepted,
+	RecipientDelivered, RecipientFailed, RecipientSkipped, RecipientUnknown, RecipientCancelled,
+}
+
+// Terminal reports whether the dispatcher will never touch the row again.
+// ACCEPTED is not terminal for delivery (a report follows) but it is for
+// sending: nothing resends an accepted message.
+func (s RecipientState) Terminal() bool {
+	switch s {
+	case RecipientDelivered, RecipientFailed, RecipientSkipped, RecipientUnknown, RecipientCancelled:
+		return true
+	}
+	return false
+}
+
+// Sent reports whether the dispatcher is done with the row: it was accepted
+// by the provider or will never be sent.
+func (s RecipientState) Sent() bool {
+	return s == RecipientAccepted || s.Terminal()
+}
+
+// Recipient is one member in one campaign: the outbox row.
+type Recipient struct {
+	ID          int64          `json:"id"`
+	CampaignID  int64          `json:"campaignId"`
+	MemberID    string         `json:"memberId"`
+	Phone       string         `json:"phone"`
+	MessageID   string         `json:"messageId,omitempty"`
+	State       RecipientState `json:"state"`
+	Attempts    int            `json:"attempts"`
+	LeaseOwner  string         `json:"leaseOwner,omitempty"`
+	LeaseUntil  time.Time      `json:"leaseUntil,omitempty"`
+	NextAttempt time.Time      `json:"nextAttemptAt,omitempty"`
+	MsgKey      string         `json:"msgKey,omitempty"`
+	ResultCode  string         `json:"resultCode,omitempty"`
+	ResultText  string         `json:"resultText,omitempty"`
+	Channel     string         `json:"channel,omitempty"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
+}
+
+// RecipientUpdate is the recorded result of one send attempt. It applies only
+// while the row is SENDING under Owner, so a stale worker cannot overwrite a
+// newer claim.
+type RecipientUpdate struct {
+	ID          int64
+	Owner       string
+	State       RecipientState
+	MsgKey      string
+	ResultCode  string
+	ResultText  string
+	NextAttempt time.Time
+	At          time.Time
+}

@@ -1,0 +1,241 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, created_at, updated_at`
+
+// CreateCampaign stores a validated campaign.
+func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
+	audience, err := json.Marshal(c.Audience)
+	if err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign audience: %w", err)
+	}
+	vars, _ := json.Marshal(nonNil(c.Variables))
+	err = s.w.QueryRowContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Name, c.TemplateCode, string(audience), string(vars), ms(c.StartAt), c.TPS, string(c.State), ms(c.CreatedAt), ms(c.CreatedAt)).Scan(&c.ID)
+	if err != nil {
+		return herald.Campaign{}, translate(err, "create campaign")
+	}
+	return s.GetCampaign(ctx, c.ID)
+}
+
+// GetCampaign reads a campaign with its recipient counts.
+func (s *Store) GetCampaign(ctx context.Context, id int64) (herald.Campaign, error) {
+	c, err := scanCampaign(s.r.QueryRowContext(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = ?`, id))
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	counts, err := s.counts(ctx, id)
+	if err != nil {
+		return herald.Campaign{}, err
+	}
+	c.SetCounts(counts[id])
+	return c, nil
+}
+
+// ListCampaigns lists campaigns, newest first, with their counts.
+func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
+	if err != nil {
+		return nil, translate(err, "list campaigns")
+	}
+	defer rows.Close()
+	out := []herald.Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "list campaigns")
+	}
+	counts, err := s.counts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].SetCounts(counts[out[i].ID])
+	}
+	return out, nil
+}
+
+// counts reads recipient counts per state in one statement, so they add up
+// to a total taken at one moment. id 0 means every campaign.
+func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
+	q := `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? OR ? = 0 GROUP BY campaign_id, state`
+	rows, err := s.r.QueryContext(ctx, q, id, id)
+	if err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	defer rows.Close()
+	out := map[int64]map[herald.RecipientState]int{}
+	for rows.Next() {
+		var cid int64
+		var state herald.RecipientState
+		var n int
+		if err := rows.Scan(&cid, &state, &n); err != nil {
+			return nil, err
+		}
+		if out[cid] == nil {
+			out[cid] = map[herald.RecipientState]int{}
+		}
+		out[cid][state] = n
+	}
+	return out, translate(rows.Err(), "count recipients")
+}
+
+func scanCampaign(row scanner) (herald.Campaign, error) {
+	var c herald.Campaign
+	var audience, vars string
+	var start, created, updated int64
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &created, &updated)
+	if err != nil {
+		return herald.Campaign{}, err
+	}
+	if err := json.Unmarshal([]byte(audience), &c.Audience); err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign %d audience: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(vars), &c.Variables); err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign %d variables: %w", c.ID, err)
+	}
+	c.StartAt = time.UnixMilli(start).UTC()
+	c.CreatedAt = time.UnixMilli(created).UTC()
+	c.UpdatedAt = time.UnixMilli(updated).UTC()
+	return c, nil
+}
+
+// UpdateCampaign changes start time or rate.
+func (s *Store) UpdateCampaign(ctx context.Context, id int64, p herald.CampaignPatch) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state herald.CampaignState
+		var prepared sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT state, prepared_at FROM campaigns WHERE id = ?`, id).Scan(&state, &prepared); err != nil {
+			return err
+		}
+		if err := herald.CheckPatch(state, prepared.Valid, p); err != nil {
+			return err
+		}
+		now := ms(time.Now())
+		if p.StartAt != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET start_at = ?, updated_at = ? WHERE id = ?`, ms(*p.StartAt), now, id); err != nil {
+				return err
+			}
+		}
+		if p.TPS != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET tps = ?, updated_at = ? WHERE id = ?`, *p.TPS, now, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// TransitionCampaign moves the campaign to a new state if allowed.
+func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.CampaignState, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state herald.CampaignState
+		var prepared sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT state, prepared_at FROM campaigns WHERE id = ?`, id).Scan(&state, &prepared); err != nil {
+			return err
+		}
+		to, err := herald.NextState(state, to, prepared.Valid)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?`, string(to), ms(at), id); err != nil {
+			return err
+		}
+		if to == herald.CampaignCancelled {
+			_, err = tx.ExecContext(ctx, `UPDATE recipients SET state = 'CANCELLED', updated_at = ?
+				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`, ms(at), id)
+		}
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// AcquireCampaignLease takes the preparation lease of one due campaign.
+func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (herald.Campaign, error) {
+	var id int64
+	err := s.w.QueryRowContext(ctx, `UPDATE campaigns SET state = 'preparing', lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE id = (SELECT id FROM campaigns
+			WHERE (state = 'scheduled' AND start_at <= ?) OR (state = 'preparing' AND lease_until < ?)
+			ORDER BY start_at, id LIMIT 1)
+		RETURNING id`, owner, ms(now.Add(ttl)), ms(now), ms(now), ms(now)).Scan(&id)
+	if err != nil {
+		return herald.Campaign{}, translate(err, "no campaign due")
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// PrepareRecipients materialises the audience with one INSERT…SELECT.
+func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var audienceJSON string
+		err := tx.QueryRowContext(ctx, `SELECT audience FROM campaigns WHERE id = ? AND state = 'preparing' AND lease_owner = ?`,
+			campaignID, owner).Scan(&audienceJSON)
+		if err == sql.ErrNoRows {
+			return herald.Conflict("campaign %d is not being prepared by %s", campaignID, owner)
+		}
+		if err != nil {
+			return err
+		}
+		var a herald.Audience
+		if err := json.Unmarshal([]byte(audienceJSON), &a); err != nil {
+			return fmt.Errorf("audience: %w", err)
+		}
+		filter, args := audienceFilter(a)
+		res, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, created_at, updated_at)
+			SELECT ?, id, phone, 'PENDING', ?, ? FROM members WHERE status = 'active' AND `+filter+`
+			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
+			append([]any{campaignID, ms(now), ms(now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'running', prepared_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+			WHERE id = ?`, ms(now), ms(now), campaignID)
+		return err
+	})
+	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
+}
+
+// audienceFilter is the WHERE fragment that selects the audience; values are
+// always bound, never spliced.
+func audienceFilter(a herald.Audience) (string, []any) {
+	switch {
+	case len(a.MemberIDs) > 0:
+		ids, _ := json.Marshal(a.MemberIDs)
+		return `id IN (SELECT value FROM json_each(?))`, []any{string(ids)}
+	case len(a.Attributes) > 0:
+		var parts []string
+		var args []any
+		for k, v := range a.Attributes {
+			parts = append(parts, `EXISTS (SELECT 1 FROM json_each(members.attributes) WHERE key = ? AND value = ?)`)
+			args = append(args, k, v)
+		}
+		return strings.Join(parts, " AND "), args
+	default:
+		return `1 = 1`, nil
+	}
+}

@@ -1,0 +1,70 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+
+	herald "github.com/heraldhq/herald"
+)
+
+func testMembersUpsert(t *testing.T, s herald.Store) {
+	seedMembers(t, s, 3, nil)
+	changed := member(1, map[string]string{"grade": "gold"})
+	changed.Name = "새이름"
+	first := member(7, nil)
+	first.Name = "first"
+	last := member(7, nil)
+	last.Name = "last"
+	res := must(s.UpsertMembers(ctx(t), []herald.Member{changed, first, last}))(t)
+	if res.Inserted != 1 || res.Updated != 1 {
+		t.Fatalf("upsert = %+v, want 1 inserted (m00007 once) and 1 updated", res)
+	}
+	got := must(s.GetMember(ctx(t), "m00001"))(t)
+	if got.Name != "새이름" || got.Attributes["grade"] != "gold" {
+		t.Fatalf("member after update = %+v", got)
+	}
+	if got := must(s.GetMember(ctx(t), "m00007"))(t); got.Name != "last" {
+		t.Fatalf("duplicate id in one batch: name = %q, want the last one", got.Name)
+	}
+	_, err := s.GetMember(ctx(t), "nobody")
+	wantErr(t, err, herald.ErrNotFound)
+}
+
+func testMembersVerbatim(t *testing.T, s herald.Store) {
+	m := herald.Member{
+		ID: `'; DROP TABLE members; --`, Phone: "01012345678", Name: `Robert"); DELETE FROM members; -- \ 김`,
+		Attributes: map[string]string{`a'b"c`: `x\y%_`, "등급": "골드"}, Status: herald.MemberActive, UpdatedAt: epoch,
+	}
+	must(s.UpsertMembers(ctx(t), []herald.Member{m}))(t)
+	got := must(s.GetMember(ctx(t), m.ID))(t)
+	if got.ID != m.ID || got.Name != m.Name || !reflect.DeepEqual(got.Attributes, m.Attributes) || !got.UpdatedAt.Equal(epoch) {
+		t.Fatalf("stored %+v, read back %+v", m, got)
+	}
+}
+
+func testMembersWithdraw(t *testing.T, s herald.Store) {
+	seedMembers(t, s, 1, nil)
+	got := must(s.WithdrawMember(ctx(t), "m00000", epoch))(t)
+	if got.Status != herald.MemberWithdrawn {
+		t.Fatalf("status = %s, want withdrawn", got.Status)
+	}
+	_, err := s.WithdrawMember(ctx(t), "nobody", epoch)
+	wantErr(t, err, herald.ErrNotFound)
+}
+
+func testTemplates(t *testing.T, s herald.Store) {
+	tpl := seedTemplate(t, s, "ORDER")
+	seedTemplate(t, s, "A_FIRST")
+	_, err := s.CreateTemplate(ctx(t), tpl)
+	wantErr(t, err, herald.ErrConflict)
+	got := must(s.GetTemplate(ctx(t), "ORDER"))(t)
+	if !reflect.DeepEqual(got, tpl) {
+		t.Fatalf("template read back %+v, want %+v", got, tpl)
+	}
+	list := must(s.ListTemplates(ctx(t)))(t)
+	if len(list) != 2 || list[0].Code != "A_FIRST" {
+		t.Fatalf("list = %+v, want two ordered by code", list)
+	}
+	_, err = s.GetTemplate(ctx(t), "NOPE")
+	wantErr(t, err, herald.ErrNotFound)
+}

@@ -1,0 +1,183 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+func testClaimAndRecord(t *testing.T, s herald.Store) {
+	c := running(t, s, 5)
+	got := claim(t, s, c, "w1", 3, epoch)
+	if len(got) != 3 {
+		t.Fatalf("claimed %d, want 3", len(got))
+	}
+	ids := map[string]bool{}
+	for _, r := range got {
+		if r.State != herald.RecipientSending || r.LeaseOwner != "w1" || r.Attempts != 1 || r.MessageID == "" || ids[r.MessageID] {
+			t.Fatalf("claimed row %+v: want SENDING, owner w1, attempt 1, a fresh message id", r)
+		}
+		ids[r.MessageID] = true
+	}
+	now := epoch.Add(time.Second)
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
+		{ID: got[0].ID, Owner: "w1", State: herald.RecipientAccepted, MsgKey: "K0", ResultCode: "A000", At: now},
+		{ID: got[1].ID, Owner: "w1", State: herald.RecipientFailed, ResultCode: "A306", ResultText: "bad to", At: now},
+		// A stale owner's write is ignored.
+		{ID: got[2].ID, Owner: "someone-else", State: herald.RecipientAccepted, MsgKey: "X", At: now},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := must(s.GetCampaign(ctx(t), c.ID))(t)
+	checkCounts(t, cc, map[herald.RecipientState]int{
+		herald.RecipientAccepted: 1, herald.RecipientFailed: 1, herald.RecipientSending: 1, herald.RecipientPending: 2,
+	})
+	rows := must(s.ListRecipients(ctx(t), c.ID, 0, 10))(t)
+	if rows[0].MsgKey != "K0" || rows[0].LeaseOwner != "" || rows[1].ResultText != "bad to" || rows[2].MsgKey != "" {
+		t.Fatalf("recorded rows %+v", rows[:3])
+	}
+	if next := claim(t, s, c, "w2", 10, now); len(next) != 2 || next[0].MessageID == got[0].MessageID {
+		t.Fatalf("second claim = %+v, want the two remaining rows", next)
+	}
+	// A paused campaign gives nothing to claim.
+	must(s.TransitionCampaign(ctx(t), c.ID, herald.CampaignPaused, now))(t)
+	if more := claim(t, s, c, "w3", 10, now); len(more) != 0 {
+		t.Fatalf("claimed %d from a paused campaign", len(more))
+	}
+}
+
+func testClaimConcurrent(t *testing.T, s herald.Store) {
+	const n, workers = 400, 8
+	c := running(t, s, n)
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for {
+				got, err := s.ClaimRecipients(ctx(t), herald.ClaimParams{
+					CampaignID: c.ID, Limit: 7, Owner: owner, Now: epoch, LeaseUntil: epoch.Add(time.Minute),
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, r := range got {
+					if prev, dup := seen[r.ID]; dup {
+						errs <- fmt.Errorf("recipient %d claimed by %s and %s", r.ID, prev, owner)
+					}
+					seen[r.ID] = owner
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct recipients, want %d", len(seen), n)
+	}
+}
+
+func testClaimRetryWait(t *testing.T, s herald.Store) {
+	c := running(t, s, 1)
+	r := claim(t, s, c, "w", 1, epoch)[0]
+	retryAt := epoch.Add(10 * time.Second)
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
+		{ID: r.ID, Owner: "w", State: herald.RecipientRetryWait, ResultCode: "A020", NextAttempt: retryAt, At: epoch},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, s, c, "w", 1, retryAt.Add(-time.Millisecond)); len(got) != 0 {
+		t.Fatalf("claimed a retry before it was due: %+v", got)
+	}
+	got := claim(t, s, c, "w", 1, retryAt)
+	if len(got) != 1 || got[0].Attempts != 2 || got[0].MessageID != r.MessageID {
+		t.Fatalf("retry claim = %+v, want attempt 2 with the same message id %s", got, r.MessageID)
+	}
+}
+
+func testCancelKeepsInFlight(t *testing.T, s herald.Store) {
+	c := running(t, s, 4)
+	inFlight := claim(t, s, c, "w", 1, epoch)
+	must(s.TransitionCampaign(ctx(t), c.ID, herald.CampaignCancelled, epoch))(t)
+	cc := must(s.GetCampaign(ctx(t), c.ID))(t)
+	checkCounts(t, cc, map[herald.RecipientState]int{herald.RecipientCancelled: 3, herald.RecipientSending: 1})
+	// The send that was already out is still recorded.
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
+		{ID: inFlight[0].ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{herald.RecipientAccepted: 1})
+}
+
+func testExpiredLeases(t *testing.T, s herald.Store) {
+	c := running(t, s, 3)
+	claim(t, s, c, "dead", 2, epoch) // lease until epoch+1m
+	if got := must(s.ExpiredLeases(ctx(t), epoch.Add(30*time.Second), 10))(t); len(got) != 0 {
+		t.Fatalf("%d leases expired early", len(got))
+	}
+	got := must(s.ExpiredLeases(ctx(t), epoch.Add(2*time.Minute), 10))(t)
+	if len(got) != 2 || got[0].LeaseOwner != "dead" || got[0].State != herald.RecipientSending {
+		t.Fatalf("expired = %+v", got)
+	}
+}
+
+// testCountsAddUp reads counts while claims and records run, and checks that
+// every snapshot adds up to the same total.
+func testCountsAddUp(t *testing.T, s herald.Store) {
+	const n = 300
+	c := running(t, s, n)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			got, err := s.ClaimRecipients(ctx(t), herald.ClaimParams{CampaignID: c.ID, Limit: 20, Owner: "w", Now: epoch, LeaseUntil: epoch.Add(time.Minute)})
+			if err != nil || len(got) == 0 {
+				done <- err
+				return
+			}
+			ups := make([]herald.RecipientUpdate, len(got))
+			for i, r := range got {
+				ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: r.MessageID, At: epoch}
+			}
+			if err := s.RecordOutcomes(ctx(t), ups); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for {
+		cc := must(s.GetCampaign(ctx(t), c.ID))(t)
+		checkCounts(t, cc, nil)
+		if cc.Total != n {
+			t.Fatalf("total %d, want %d", cc.Total, n)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{herald.RecipientAccepted: n})
+			return
+		default:
+		}
+	}
+}
