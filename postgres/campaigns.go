@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	herald "github.com/heraldhq/herald"
+)
+
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, created_at, updated_at`
+
+// CreateCampaign stores a validated campaign.
+func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
+	err := s.pool.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
+		c.Name, c.TemplateCode, c.Audience, nonNil(c.Variables), c.StartAt, c.TPS, string(c.State), c.CreatedAt).Scan(&c.ID)
+	if err != nil {
+		return herald.Campaign{}, translate(err, "create campaign")
+	}
+	return s.GetCampaign(ctx, c.ID)
+}
+
+// GetCampaign reads a campaign with its recipient counts.
+func (s *Store) GetCampaign(ctx context.Context, id int64) (herald.Campaign, error) {
+	c, err := scanCampaign(s.pool.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`, id))
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	counts, err := s.counts(ctx, id)
+	if err != nil {
+		return herald.Campaign{}, err
+	}
+	c.SetCounts(counts[id])
+	return c, nil
+}
+
+// ListCampaigns lists campaigns, newest first, with their counts.
+func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
+	if err != nil {
+		return nil, translate(err, "list campaigns")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (herald.Campaign, error) { return scanCampaign(r) })
+	if err != nil {
+		return nil, translate(err, "list campaigns")
+	}
+	counts, err := s.counts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].SetCounts(counts[out[i].ID])
+	}
+	if out == nil {
+		out = []herald.Campaign{}
+	}
+	return out, nil
+}
+
+// counts reads recipient counts per state in one statement, so they add up
+// to a total taken at one moment. id 0 means every campaign.
+func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT campaign_id, state, count(*) FROM recipients
+		WHERE campaign_id = $1 OR $1 = 0 GROUP BY campaign_id, state`, id)
+	if err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	out := map[int64]map[herald.RecipientState]int{}
+	var cid int64
+	var state herald.RecipientState
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&cid, &state, &n}, func() error {
+		if out[cid] == nil {
+			out[cid] = map[herald.RecipientState]int{}
+		}
+		out[cid][state] = n
+		return nil
+	})
+	return out, translate(err, "count recipients")
+}
+
+func scanCampaign(row pgx.Row) (herald.Campaign, error) {
+	var c herald.Campaign
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.CreatedAt, &c.UpdatedAt)
+	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, err
+}
+
+// lockCampaign reads state and preparation under a row lock.
+func lockCampaign(ctx context.Context, tx pgx.Tx, id int64) (herald.CampaignState, bool, error) {
+	var state herald.CampaignState
+	var prepared *time.Time
+	err := tx.QueryRow(ctx, `SELECT state, prepared_at FROM campaigns WHERE id = $1 FOR UPDATE`, id).Scan(&state, &prepared)
+	return state, prepared != nil, err
+}
+
+// UpdateCampaign changes start time or rate.
+func (s *Store) UpdateCampaign(ctx context.Context, id int64, p herald.CampaignPatch) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		state, prepared, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := herald.CheckPatch(state, prepared, p); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE campaigns SET start_at = COALESCE($1, start_at), tps = COALESCE($2, tps), updated_at = now()
+			WHERE id = $3`, p.StartAt, p.TPS, id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// TransitionCampaign moves the campaign to a new state if allowed.
+func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.CampaignState, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		state, prepared, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		to, err := herald.NextState(state, to, prepared)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET state = $1, updated_at = $2 WHERE id = $3`, string(to), at, id); err != nil {
+			return err
+		}
+		if to == herald.CampaignCancelled {
+			_, err = tx.Exec(ctx, `UPDATE recipients SET state = 'CANCELLED', updated_at = $1
+				WHERE campaign_id = $2 AND state IN ('PENDING', 'RETRY_WAIT')`, at, id)
+		}
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// AcquireCampaignLease takes the preparation lease of one due campaign.
+func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (herald.Campaign, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `UPDATE campaigns SET state = 'preparing', lease_owner = $1, lease_until = $2, updated_at = $3
+		WHERE id = (SELECT id FROM campaigns
+			WHERE (state = 'scheduled' AND start_at <= $3) OR (state = 'preparing' AND lease_until < $3)
+			ORDER BY start_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING id`, owner, now.Add(ttl), now).Scan(&id)
+	if err != nil {
+		return herald.Campaign{}, translate(err, "no campaign due")
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// PrepareRecipients materialises the audience with one INSERT…SELECT.
+func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var a herald.Audience
+		err := tx.QueryRow(ctx, `SELECT audience FROM campaigns WHERE id = $1 AND state = 'preparing' AND lease_owner = $2 FOR UPDATE`,
+			campaignID, owner).Scan(&a)
+		if err == pgx.ErrNoRows {
+			return herald.Conflict("campaign %d is not being prepared by %s", campaignID, owner)
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, created_at, updated_at)
+			SELECT $1, id, phone, 'PENDING', $2, $2 FROM members
+			WHERE status = 'active'
+			  AND ($3::boolean OR attributes @> $4::jsonb)
+			  AND ($5::text[] IS NULL OR id = ANY($5::text[]))
+			ORDER BY id
+			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
+			campaignID, now, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE campaigns SET state = 'running', prepared_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
+			WHERE id = $2`, now, campaignID)
+		return err
+	})
+	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
+}

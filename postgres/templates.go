@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	herald "github.com/heraldhq/herald"
+)
+
+const templateColumns = `code, sender_key, text, title, buttons, status, created_at`
+
+// CreateTemplate stores a template; the code must be new.
+func (s *Store) CreateTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
+	buttons := t.Buttons
+	if buttons == nil {
+		buttons = []herald.Button{}
+	}
+	got, err := scanTemplate(s.pool.QueryRow(ctx, `INSERT INTO templates (`+templateColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+templateColumns,
+		t.Code, t.SenderKey, t.Text, t.Title, buttons, string(t.Status), t.CreatedAt))
+	return got, translate(err, fmt.Sprintf("template %q", t.Code))
+}
+
+// GetTemplate reads one template.
+func (s *Store) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
+	t, err := scanTemplate(s.pool.QueryRow(ctx, `SELECT `+templateColumns+` FROM templates WHERE code = $1`, code))
+	return t, translate(err, fmt.Sprintf("template %q", code))
+}
+
+// ListTemplates lists all templates by code.
+func (s *Store) ListTemplates(ctx context.Context) ([]herald.Template, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
+	if err != nil {
+		return nil, translate(err, "list templates")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (herald.Template, error) { return scanTemplate(r) })
+	if out == nil {
+		out = []herald.Template{}
+	}
+	return out, translate(err, "list templates")
+}
+
+func scanTemplate(row pgx.Row) (herald.Template, error) {
+	var t herald.Template
+	err := row.Scan(&t.Code, &t.SenderKey, &t.Text, &t.Title, &t.Buttons, &t.Status, &t.CreatedAt)
+	if len(t.Buttons) == 0 {
+		t.Buttons = nil
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
+}
