@@ -62,6 +62,25 @@ type Store interface {
 	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]Recipient, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
+
+	// ApplyReports keeps every report (raw, for audit) and applies each to
+	// its recipient, matched by Ref (herald's message id) first and MsgKey
+	// second, all in one transaction. Applying is idempotent and monotonic
+	// (see ReportRank): a duplicate or late report never moves a row back.
+	// A report that matches no recipient is kept as unmatched.
+	ApplyReports(ctx context.Context, reports []Report, now time.Time) (ReportResult, error)
+	// MatchPendingReports applies unmatched reports whose message has
+	// appeared since (a report can race the send's own record).
+	MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ReportResult counts what ApplyReports did.
+type ReportResult struct {
+	Matched   int `json:"matched"`
+	Unmatched int `json:"unmatched"`
+	// Unchanged counts matched reports that moved nothing: duplicates,
+	// late or out-of-order reports.
+	Unchanged int `json:"unchanged"`
 }
 
 // UpsertResult counts what an upsert did.

@@ -33,3 +33,28 @@ func (r Report) Fallback() bool {
 	}
 	return false
 }
+
+// ReportState is the recipient state a report leads to: DELIVERED for a
+// delivered Kakao message or fallback, FAILED otherwise.
+func (r Report) ReportState() RecipientState {
+	if r.Delivered() {
+		return RecipientDelivered
+	}
+	return RecipientFailed
+}
+
+// ReportRank orders recipient states for reports, which only ever move a
+// row to a higher rank: anything in flight < FAILED < DELIVERED. A failed
+// Kakao leg followed by a delivered SMS fallback thus ends DELIVERED, in
+// either arrival order, and a repeated report changes nothing.
+func ReportRank(s RecipientState) int {
+	switch s {
+	case RecipientDelivered:
+		return 3
+	case RecipientFailed:
+		return 2
+	case RecipientSkipped, RecipientCancelled:
+		return 4 // never sent: no report may claim otherwise
+	}
+	return 1
+}
