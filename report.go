@@ -46,15 +46,14 @@ func (r Report) ReportState() RecipientState {
 // ReportRank orders recipient states for reports, which only ever move a
 // row to a higher rank: anything in flight < FAILED < DELIVERED. A failed
 // Kakao leg followed by a delivered SMS fallback thus ends DELIVERED, in
-// either arrival order, and a repeated report changes nothing.
+// either arrival order, and a repeated report changes nothing. A report
+// outranks CANCELLED and UNKNOWN too: it proves what the provider did.
 func ReportRank(s RecipientState) int {
 	switch s {
 	case RecipientDelivered:
 		return 3
 	case RecipientFailed:
 		return 2
-	case RecipientSkipped, RecipientCancelled:
-		return 4 // never sent: no report may claim otherwise
 	}
 	return 1
 }
