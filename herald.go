@@ -58,8 +58,24 @@ type Store interface {
 	// RecordOutcomes applies the result of sends in one transaction. An update
 	// applies only while the row is still SENDING under the given owner.
 	RecordOutcomes(ctx context.Context, updates []RecipientUpdate) error
-	// ExpiredLeases lists SENDING recipients whose lease ended before now.
-	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]Recipient, error)
+	// MarkBatches writes, before anything is sent, the idempotency key of
+	// the request each SENDING recipient will go out in. A row without a
+	// batch key was provably never sent.
+	MarkBatches(ctx context.Context, owner string, keys map[int64]string, at time.Time) error
+	// ReleaseRecipients puts SENDING rows of owner that were never handed to
+	// the provider back to PENDING (pause, shutdown).
+	ReleaseRecipients(ctx context.Context, owner string, ids []int64, at time.Time) error
+	// ReclaimExpired re-leases to p.Owner up to p.Limit SENDING recipients
+	// whose lease ended before p.Now (their process died), whole batches at
+	// a time; p.CampaignID 0 means any campaign. Attempts are not counted.
+	ReclaimExpired(ctx context.Context, p ClaimParams) ([]Recipient, error)
+	// GetMembers reads the members with the given ids; unknown ids are absent.
+	GetMembers(ctx context.Context, ids []string) (map[string]Member, error)
+	// RunningCampaigns lists running campaigns, without counts.
+	RunningCampaigns(ctx context.Context) ([]Campaign, error)
+	// CompleteCampaign marks a running campaign completed when none of its
+	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it did.
+	CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
 

@@ -53,6 +53,10 @@ type Recipient struct {
 	LeaseOwner  string         `json:"leaseOwner,omitempty"`
 	LeaseUntil  time.Time      `json:"leaseUntil,omitempty"`
 	NextAttempt time.Time      `json:"nextAttemptAt,omitempty"`
+	// BatchKey is the idempotency key of the request the row went out in,
+	// written before sending; SentAt is when.
+	BatchKey    string         `json:"batchKey,omitempty"`
+	SentAt      time.Time      `json:"sentAt,omitempty"`
 	MsgKey      string         `json:"msgKey,omitempty"`
 	ResultCode  string         `json:"resultCode,omitempty"`
 	ResultText  string         `json:"resultText,omitempty"`

@@ -188,3 +188,24 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 	})
 	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
 }
+
+// RunningCampaigns lists running campaigns without counting recipients.
+func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE state = 'running' ORDER BY id`)
+	if err != nil {
+		return nil, translate(err, "running campaigns")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (herald.Campaign, error) { return scanCampaign(r) })
+	return out, translate(err, "running campaigns")
+}
+
+// CompleteCampaign completes a running campaign with nothing left to send.
+func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET state = 'completed', updated_at = $1
+		WHERE id = $2 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+			WHERE campaign_id = $2 AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at, id)
+	if err != nil {
+		return false, translate(err, fmt.Sprintf("complete campaign %d", id))
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -76,3 +76,18 @@ func nonNil(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+// GetMembers reads many members with one query.
+func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald.Member, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+` FROM members WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, translate(err, "get members")
+	}
+	out := make(map[string]herald.Member, len(ids))
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+		m, err := scanMember(row)
+		out[m.ID] = m
+		return struct{}{}, err
+	})
+	return out, translate(err, "get members")
+}

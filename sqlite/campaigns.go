@@ -239,3 +239,33 @@ func audienceFilter(a herald.Audience) (string, []any) {
 		return `1 = 1`, nil
 	}
 }
+
+// RunningCampaigns lists running campaigns without counting recipients.
+func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE state = 'running' ORDER BY id`)
+	if err != nil {
+		return nil, translate(err, "running campaigns")
+	}
+	defer rows.Close()
+	out := []herald.Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, translate(rows.Err(), "running campaigns")
+}
+
+// CompleteCampaign completes a running campaign with nothing left to send.
+func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
+		WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+			WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, ms(at), id, id)
+	if err != nil {
+		return false, translate(err, fmt.Sprintf("complete campaign %d", id))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}

@@ -97,3 +97,29 @@ func nonNil(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+// GetMembers reads many members with one query.
+func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald.Member, error) {
+	list, _ := json.Marshal(ids)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members
+		WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, translate(err, "get members")
+	}
+	defer rows.Close()
+	out := make(map[string]herald.Member, len(ids))
+	for rows.Next() {
+		var m herald.Member
+		var attrs string
+		var updated int64
+		if err := rows.Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated); err != nil {
+			return nil, translate(err, "get members")
+		}
+		if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
+			return nil, fmt.Errorf("member %q attributes: %w", m.ID, err)
+		}
+		m.UpdatedAt = time.UnixMilli(updated).UTC()
+		out[m.ID] = m
+	}
+	return out, translate(rows.Err(), "get members")
+}

@@ -68,3 +68,11 @@ func testTemplates(t *testing.T, s herald.Store) {
 	_, err = s.GetTemplate(ctx(t), "NOPE")
 	wantErr(t, err, herald.ErrNotFound)
 }
+
+func testGetMembers(t *testing.T, s herald.Store) {
+	seedMembers(t, s, 3, func(int) map[string]string { return map[string]string{"k": "v"} })
+	got := must(s.GetMembers(ctx(t), []string{"m00000", "m00002", "nobody"}))(t)
+	if len(got) != 2 || got["m00002"].Attributes["k"] != "v" || got["m00000"].Phone != "01000000000" {
+		t.Fatalf("GetMembers = %+v", got)
+	}
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -129,15 +130,85 @@ func testCancelKeepsInFlight(t *testing.T, s herald.Store) {
 	checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{herald.RecipientAccepted: 1})
 }
 
-func testExpiredLeases(t *testing.T, s herald.Store) {
-	c := running(t, s, 3)
-	claim(t, s, c, "dead", 2, epoch) // lease until epoch+1m
-	if got := must(s.ExpiredLeases(ctx(t), epoch.Add(30*time.Second), 10))(t); len(got) != 0 {
-		t.Fatalf("%d leases expired early", len(got))
+func testReclaimExpired(t *testing.T, s herald.Store) {
+	c := running(t, s, 5)
+	got := claim(t, s, c, "dead", 5, epoch) // lease until epoch+1m
+	keys := map[int64]string{got[0].ID: "K1", got[1].ID: "K1", got[2].ID: "K2"}
+	if err := s.MarkBatches(ctx(t), "dead", keys, epoch); err != nil {
+		t.Fatal(err)
 	}
-	got := must(s.ExpiredLeases(ctx(t), epoch.Add(2*time.Minute), 10))(t)
-	if len(got) != 2 || got[0].LeaseOwner != "dead" || got[0].State != herald.RecipientSending {
-		t.Fatalf("expired = %+v", got)
+	err := s.MarkBatches(ctx(t), "thief", map[int64]string{got[3].ID: "K3"}, epoch)
+	wantErr(t, err, herald.ErrConflict)
+	reclaim := func(now time.Time, limit int) []herald.Recipient {
+		return must(s.ReclaimExpired(ctx(t), herald.ClaimParams{Owner: "rescuer", Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit}))(t)
+	}
+	if early := reclaim(epoch.Add(30*time.Second), 10); len(early) != 0 {
+		t.Fatalf("%d leases reclaimed early", len(early))
+	}
+	// Limit counts batches: each call with limit 1 gives one whole batch
+	// (K1 has two rows) or one row that was never sent.
+	groups := map[string]int{}
+	for range 10 {
+		got := reclaim(epoch.Add(2*time.Minute), 1)
+		if len(got) == 0 {
+			break
+		}
+		key := got[0].BatchKey
+		for _, r := range got {
+			if r.BatchKey != key || r.LeaseOwner != "rescuer" || r.Attempts != 1 {
+				t.Fatalf("one reclaim mixed batches or changed attempts: %+v", got)
+			}
+			if key != "" && !r.SentAt.Equal(epoch) {
+				t.Fatalf("sent_at = %v, want %v", r.SentAt, epoch)
+			}
+		}
+		if key == "" && len(got) != 1 {
+			t.Fatalf("unsent rows come one at a time, got %d", len(got))
+		}
+		groups[key] += len(got)
+	}
+	if want := map[string]int{"K1": 2, "K2": 1, "": 2}; !reflect.DeepEqual(groups, want) {
+		t.Fatalf("reclaimed groups %v, want %v", groups, want)
+	}
+}
+
+func testRelease(t *testing.T, s herald.Store) {
+	c := running(t, s, 3)
+	got := claim(t, s, c, "w", 3, epoch)
+	must(0, s.MarkBatches(ctx(t), "w", map[int64]string{got[0].ID: "K"}, epoch))(t)
+	must(0, s.ReleaseRecipients(ctx(t), "w", []int64{got[1].ID, got[2].ID}, epoch))(t)
+	must(0, s.ReleaseRecipients(ctx(t), "other", []int64{got[0].ID}, epoch))(t) // not its lease: no effect
+	checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{
+		herald.RecipientSending: 1, herald.RecipientPending: 2,
+	})
+	again := claim(t, s, c, "w2", 3, epoch)
+	if len(again) != 2 || again[0].Attempts != 1 || again[0].BatchKey != "" {
+		t.Fatalf("after release claimed %+v, want two rows at attempt 1 without a batch key", again)
+	}
+}
+
+func testCompleteCampaign(t *testing.T, s herald.Store) {
+	c := running(t, s, 2)
+	if list := must(s.RunningCampaigns(ctx(t)))(t); len(list) != 1 || list[0].ID != c.ID {
+		t.Fatalf("running = %+v", list)
+	}
+	got := claim(t, s, c, "w", 2, epoch)
+	if done := must(s.CompleteCampaign(ctx(t), c.ID, epoch))(t); done {
+		t.Fatal("completed a campaign with recipients in flight")
+	}
+	ups := []herald.RecipientUpdate{
+		{ID: got[0].ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
+		{ID: got[1].ID, Owner: "w", State: herald.RecipientFailed, ResultCode: "A306", At: epoch},
+	}
+	must(0, s.RecordOutcomes(ctx(t), ups))(t)
+	if done := must(s.CompleteCampaign(ctx(t), c.ID, epoch))(t); !done {
+		t.Fatal("campaign with nothing left to send did not complete")
+	}
+	if cc := must(s.GetCampaign(ctx(t), c.ID))(t); cc.State != herald.CampaignCompleted {
+		t.Fatalf("state = %s", cc.State)
+	}
+	if list := must(s.RunningCampaigns(ctx(t)))(t); len(list) != 0 {
+		t.Fatalf("running after completion = %+v", list)
 	}
 }
 

@@ -32,7 +32,10 @@ func Run(t *testing.T, newStore NewStore) {
 		"ClaimConcurrent":        testClaimConcurrent,
 		"ClaimRetryWait":         testClaimRetryWait,
 		"CancelKeepsInFlight":    testCancelKeepsInFlight,
-		"ExpiredLeases":          testExpiredLeases,
+		"ReclaimExpired":         testReclaimExpired,
+		"Release":                testRelease,
+		"CompleteCampaign":       testCompleteCampaign,
+		"GetMembers":             testGetMembers,
 		"CountsAddUpUnderWrites": testCountsAddUp,
 	}
 	for name, fn := range tests {

@@ -47,6 +47,8 @@ CREATE TABLE recipients (
     lease_owner     TEXT,
     lease_until     TIMESTAMPTZ,
     next_attempt_at TIMESTAMPTZ,
+    batch_key       TEXT,
+    sent_at         TIMESTAMPTZ,
     msg_key         TEXT,
     result_code     TEXT NOT NULL DEFAULT '',
     result_text     TEXT NOT NULL DEFAULT '',

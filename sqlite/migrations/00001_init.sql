@@ -46,6 +46,8 @@ CREATE TABLE recipients (
     lease_owner     TEXT,
     lease_until     INTEGER,
     next_attempt_at INTEGER,
+    batch_key       TEXT,
+    sent_at         INTEGER,
     msg_key         TEXT,
     result_code     TEXT NOT NULL DEFAULT '',
     result_text     TEXT NOT NULL DEFAULT '',
