@@ -1,0 +1,240 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/pace"
+)
+
+// Dispatcher runs the scheduler, one runner per running campaign, a bounded
+// pool of send workers, the result recorder and the recovery of abandoned
+// leases. Start it once; Stop drains it.
+type Dispatcher struct {
+	cfg      Config
+	store    herald.Store
+	provider herald.Provider
+	log      *slog.Logger
+	metrics  *metrics
+
+	rec      *recorder
+	jobs     chan *job
+	runs     map[int64]*campaignRun // owned by the supervisor goroutine
+	limMu    sync.Mutex
+	globals  map[string]*pace.Limiter
+	tplCache *templateCache
+
+	cancel       context.CancelFunc // stops claiming, scheduling, recovery
+	sendCtx      context.Context    // in-flight provider requests
+	sendCancel   context.CancelFunc
+	loops        sync.WaitGroup
+	workers      sync.WaitGroup
+	resends      sync.WaitGroup
+	resendCtx    context.Context
+	resendCancel context.CancelFunc
+	startOnce    sync.Once
+	stopOnce     sync.Once
+}
+
+// New builds a dispatcher; reg may be nil.
+func New(cfg Config, store herald.Store, provider herald.Provider, log *slog.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg: cfg, store: store, provider: provider, log: log.With("component", "dispatch"), metrics: m,
+		jobs: make(chan *job), runs: map[int64]*campaignRun{}, globals: map[string]*pace.Limiter{},
+		tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
+	}
+	d.rec = newRecorder(store, cfg.FlushSize, cfg.FlushInterval, d.log)
+	d.rec.onFlush = func(n int) { m.recorded.Add(float64(n)) }
+	return d, nil
+}
+
+// Start launches the background work; it returns at once.
+func (d *Dispatcher) Start(ctx context.Context) {
+	d.startOnce.Do(func() {
+		ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		d.sendCtx, d.sendCancel = context.WithCancel(context.Background())
+		d.resendCtx, d.resendCancel = context.WithCancel(context.Background())
+		go d.rec.run()
+		for range d.cfg.Workers {
+			d.workers.Add(1)
+			go d.work()
+		}
+		d.loops.Add(2)
+		go d.supervise(ctx)
+		go d.recoverLoop(ctx)
+	})
+}
+
+// Stop stops claiming, lets in-flight sends finish until ctx ends (then
+// cancels them: they become in doubt and are settled after restart),
+// flushes the results and releases rows claimed but never sent.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	var err error
+	d.stopOnce.Do(func() {
+		if d.cancel == nil {
+			return
+		}
+		d.cancel()
+		d.resendCancel()
+		d.loops.Wait() // runners have released what they had not handed out
+		close(d.jobs)
+		drained := make(chan struct{})
+		go func() { d.workers.Wait(); d.resends.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			err = fmt.Errorf("drain in-flight sends: %w", ctx.Err())
+			d.sendCancel()
+			<-drained
+		}
+		d.sendCancel()
+		d.rec.close()
+	})
+	return err
+}
+
+// supervise prepares due campaigns and keeps one runner per running one.
+func (d *Dispatcher) supervise(ctx context.Context) {
+	defer d.loops.Done()
+	var runners sync.WaitGroup
+	defer runners.Wait()
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		d.schedule(ctx)
+		d.reconcile(ctx, &runners)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// schedule prepares every due campaign. The lease makes sure only one
+// process prepares a campaign; preparation is one INSERT…SELECT.
+func (d *Dispatcher) schedule(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := d.cfg.Now()
+		c, err := d.store.AcquireCampaignLease(ctx, d.cfg.Owner, now, d.cfg.LeaseTTL)
+		if errors.Is(err, herald.ErrNotFound) {
+			return
+		}
+		if err != nil {
+			d.logErr(ctx, "acquire campaign lease", err)
+			return
+		}
+		n, err := d.store.PrepareRecipients(ctx, c.ID, d.cfg.Owner, now)
+		if err != nil {
+			d.logErr(ctx, "prepare recipients", err, "campaign", c.ID)
+			return
+		}
+		d.log.Info("campaign prepared", "campaign", c.ID, "recipients", n)
+	}
+}
+
+// reconcile starts runners for running campaigns, passes TPS edits on, and
+// stops runners whose campaign was paused, cancelled or finished.
+func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
+	running, err := d.store.RunningCampaigns(ctx)
+	if err != nil {
+		d.logErr(ctx, "list running campaigns", err)
+		return
+	}
+	seen := make(map[int64]bool, len(running))
+	for _, c := range running {
+		seen[c.ID] = true
+		if run, ok := d.runs[c.ID]; ok {
+			run.limiter.SetLimit(c.TPS, d.cfg.Headroom)
+			continue
+		}
+		run, err := d.newRun(ctx, c)
+		if err != nil {
+			d.failCampaign(ctx, c, err)
+			continue
+		}
+		d.runs[c.ID] = run
+		runners.Add(1)
+		go func() { defer runners.Done(); d.runCampaign(run) }()
+	}
+	for id, run := range d.runs {
+		select {
+		case <-run.done:
+			delete(d.runs, id)
+			continue
+		default:
+		}
+		if !seen[id] {
+			run.stop()
+		}
+	}
+}
+
+// failCampaign marks a campaign failed when it cannot run at all (its
+// template no longer compiles).
+func (d *Dispatcher) failCampaign(ctx context.Context, c herald.Campaign, cause error) {
+	d.log.Error("campaign cannot run", "campaign", c.ID, "err", cause)
+	if _, err := d.store.TransitionCampaign(ctx, c.ID, herald.CampaignFailed, d.cfg.Now()); err != nil {
+		d.logErr(ctx, "fail campaign", err, "campaign", c.ID)
+	}
+}
+
+// global is the limiter shared by every campaign of one sender key.
+func (d *Dispatcher) global(senderKey string) *pace.Limiter {
+	if d.cfg.GlobalTPS == 0 {
+		return nil
+	}
+	d.limMu.Lock()
+	defer d.limMu.Unlock()
+	l, ok := d.globals[senderKey]
+	if !ok {
+		l = pace.New(d.cfg.GlobalTPS, d.cfg.BatchSize, d.cfg.Headroom)
+		l.OnChange = d.logRate("sender_key_limit", "")
+		d.globals[senderKey] = l
+	}
+	return l
+}
+
+func (d *Dispatcher) logRate(scope string, campaign any) func(old, new float64, reason string) {
+	return func(old, new float64, reason string) {
+		d.log.Warn("send rate changed", "scope", scope, "campaign", campaign,
+			"from", fmt.Sprintf("%.1f", old), "to", fmt.Sprintf("%.1f", new), "reason", reason)
+	}
+}
+
+func (d *Dispatcher) logErr(ctx context.Context, msg string, err error, args ...any) {
+	if ctx.Err() != nil {
+		return // shutting down: the error is the cancellation
+	}
+	d.log.Error(msg, append(args, "err", err)...)
+}
+
+// sleep waits for d or the context.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

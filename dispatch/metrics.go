@@ -1,0 +1,51 @@
+package dispatch
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	outcomes   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	inflight   prometheus.Gauge
+	resends    prometheus.Counter
+	unknown    prometheus.Counter
+	recovered  prometheus.Counter
+	recorded   prometheus.Counter
+	noFallback prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_dispatch_outcomes_total",
+			Help: "Destinations sent, by outcome (accepted, refused-retryable, refused-permanent, in-doubt)."}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_dispatch_not_sent_total",
+			Help: "Claimed recipients not sent, by resulting state (SKIPPED: withdrawn, FAILED: render or mismatch)."}, []string{"state"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_dispatch_inflight_requests",
+			Help: "Provider requests in flight."}),
+		resends: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_in_doubt_resends_total",
+			Help: "In-doubt requests resent under the same idempotency key."}),
+		unknown: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_unknown_total",
+			Help: "Recipients left UNKNOWN for an operator."}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_recovered_total",
+			Help: "Recipients taken over from an expired lease and settled."}),
+		recorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_recorded_total",
+			Help: "Send results written to the database."}),
+		noFallback: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_no_fallback_total",
+			Help: "Messages sent without SMS/LMS fallback because the text cannot be encoded in EUC-KR or is too long."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

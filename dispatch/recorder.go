@@ -1,0 +1,85 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// recorder writes send results in batches: one transaction per flush, not
+// per message. A failed flush is retried; results are never dropped (the
+// rows stay SENDING under lease until written, so a crash leaves them to
+// recovery, which resends with the same idempotency key).
+type recorder struct {
+	store    herald.Store
+	in       chan herald.RecipientUpdate
+	size     int
+	interval time.Duration
+	log      *slog.Logger
+	done     chan struct{}
+	onFlush  func(n int)
+}
+
+func newRecorder(store herald.Store, size int, interval time.Duration, log *slog.Logger) *recorder {
+	return &recorder{
+		store: store, in: make(chan herald.RecipientUpdate, size*4), size: size, interval: interval,
+		log: log, done: make(chan struct{}),
+	}
+}
+
+// add queues a result; it blocks when the queue is full (backpressure).
+func (r *recorder) add(u herald.RecipientUpdate) { r.in <- u }
+
+// run flushes until in is closed, then flushes what is left.
+func (r *recorder) run() {
+	defer close(r.done)
+	batch := make([]herald.RecipientUpdate, 0, r.size)
+	timer := time.NewTimer(r.interval)
+	defer timer.Stop()
+	for {
+		select {
+		case u, ok := <-r.in:
+			if !ok {
+				r.flush(batch)
+				return
+			}
+			batch = append(batch, u)
+			if len(batch) < r.size {
+				continue
+			}
+		case <-timer.C:
+		}
+		batch = r.flush(batch)
+		timer.Reset(r.interval)
+	}
+}
+
+func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdate {
+	if len(batch) == 0 {
+		return batch
+	}
+	for attempt := 1; ; attempt++ {
+		// Not the dispatcher's context: results must be written even while
+		// shutting down.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := r.store.RecordOutcomes(ctx, batch)
+		cancel()
+		if err == nil {
+			break
+		}
+		r.log.Error("record outcomes", "component", "recorder", "batch", len(batch), "attempt", attempt, "err", err)
+		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second))
+	}
+	if r.onFlush != nil {
+		r.onFlush(len(batch))
+	}
+	return batch[:0]
+}
+
+// close stops intake and waits for the last flush.
+func (r *recorder) close() {
+	close(r.in)
+	<-r.done
+}
