@@ -15,6 +15,8 @@ import (
 type Config struct {
 	// Owner names this process in leases; unique per process.
 	Owner string
+	// SenderKey, when set, replaces each template's own sender key.
+	SenderKey string
 	// GlobalTPS caps recipients per second per sender key across campaigns
 	// (0: only each campaign's own TPS applies).
 	GlobalTPS int

@@ -28,7 +28,7 @@ func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign) (*campaignRu
 	if err != nil {
 		return nil, err
 	}
-	run := &campaignRun{campaign: c, tpl: tpl, done: make(chan struct{}), global: d.global(tpl.raw.SenderKey)}
+	run := &campaignRun{campaign: c, tpl: tpl, done: make(chan struct{}), global: d.global(d.senderKey(tpl))}
 	run.ctx, run.stop = context.WithCancel(ctx)
 	run.limiter = pace.New(c.TPS, d.cfg.BatchSize, d.cfg.Headroom)
 	run.limiter.OnChange = d.logRate("campaign", c.ID)
@@ -225,7 +225,7 @@ func (d *Dispatcher) appendDestination(jobs []*job, tpl *campaignTemplate, run *
 		run:  run,
 		rows: []herald.Recipient{r},
 		batch: herald.SendBatch{
-			SenderKey: tpl.raw.SenderKey, TemplateCode: tpl.raw.Code, Title: x.msg.Title, Buttons: x.msg.Buttons,
+			SenderKey: d.senderKey(tpl), TemplateCode: tpl.raw.Code, Title: x.msg.Title, Buttons: x.msg.Buttons,
 			Ref: fmt.Sprintf("c%d", r.CampaignID), IdempotencyTTL: d.cfg.IdempotencyTTL,
 			Destinations: []herald.Destination{x.dest},
 		},
@@ -257,6 +257,13 @@ func (d *Dispatcher) markBatches(ctx context.Context, jobs []*job) []*job {
 		return nil
 	}
 	return jobs
+}
+
+func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
+	if d.cfg.SenderKey != "" {
+		return d.cfg.SenderKey
+	}
+	return tpl.raw.SenderKey
 }
 
 // campaignTemplate is a campaign's template, compiled once.

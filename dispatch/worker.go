@@ -191,7 +191,7 @@ func (d *Dispatcher) resendRecovered(ctx context.Context, key string, rows []her
 	if j == nil {
 		return
 	}
-	if l := d.global(tpl.raw.SenderKey); l != nil && l.Wait(ctx, len(j.rows)) != nil {
+	if l := d.global(d.senderKey(tpl)); l != nil && l.Wait(ctx, len(j.rows)) != nil {
 		return
 	}
 	d.send(j)

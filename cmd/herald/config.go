@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// envName is the environment variable that sets a flag: --admin-token is
+// HERALD_ADMIN_TOKEN.
+func envName(flag string) string {
+	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// bindEnv fills every flag not given on the command line from its HERALD_*
+// variable, so flags win over the environment and both over defaults.
+func bindEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", envName(f.Name), e)
+			}
+		}
+	})
+	return err
+}
+
+// describeEnv appends the environment variable to each flag's help.
+func describeEnv(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" {
+			f.Usage += " (env " + envName(f.Name) + ")"
+		}
+	})
+}
+
+// openStore opens the database named by --db: sqlite:PATH (the default) or
+// a postgres:// URL. It applies migrations.
+func openStore(ctx context.Context, dsn string) (herald.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return postgres.Open(ctx, dsn)
+	}
+	return nil, herald.Invalid("db", "want sqlite:PATH or postgres://…, got %q", redactDSN(dsn))
+}
+
+// redactDSN hides anything that may be a password.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, herald.Invalid("log-level", "want debug, info, warn or error, got %q", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

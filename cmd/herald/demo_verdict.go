@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// verdict is what the demo prints at the end.
+type verdict struct {
+	OK        bool    `json:"ok"`
+	Total     int     `json:"total"`
+	Delivered int     `json:"delivered"`
+	Accepted  int     `json:"accepted_awaiting_report"`
+	Failed    int     `json:"failed"`
+	Skipped   int     `json:"skipped"`
+	Unknown   int     `json:"unknown"`
+	Seconds   float64 `json:"seconds"`
+	TPS       int     `json:"tps"`
+	// SteadyRate is the mean recipients/s over the full seconds of sending,
+	// first and last (partial) seconds left out.
+	SteadyRate float64 `json:"steady_rate"`
+	// From the provider's side (the built-in mock); -1 when not measured.
+	Duplicates       int   `json:"duplicates"`
+	MaxWindow        int   `json:"max_window"`
+	RefusedForRate   int64 `json:"refused_for_rate"`
+	ProviderMeasured bool  `json:"provider_measured"`
+}
+
+// watch draws a progress bar until the campaign completes and its reports
+// are in (or stop coming), withdrawing some members at 30%.
+func (d *demo) watch(ctx context.Context, camp herald.Campaign, out io.Writer) (herald.Campaign, error) {
+	timeout := d.cfg.Timeout
+	if timeout == 0 {
+		timeout = 2*time.Duration(float64(d.cfg.Members)/float64(d.cfg.Send.TPS)*float64(time.Second)) + time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	withdrawn := d.cfg.Withdraw == 0
+	bar := newProgress(out)
+	var lastReport time.Time
+	var lastAccepted int
+	for {
+		c, err := d.store.GetCampaign(ctx, camp.ID)
+		if err != nil {
+			return c, err
+		}
+		sent := c.Total - c.Counts[herald.RecipientPending] - c.Counts[herald.RecipientSending] - c.Counts[herald.RecipientRetryWait]
+		bar.draw(sent, c.Total, c.Counts[herald.RecipientAccepted])
+		if !withdrawn && c.State == herald.CampaignRunning && sent*10 >= c.Total*3 {
+			if err := d.withdrawSome(ctx); err != nil {
+				return c, err
+			}
+			withdrawn = true
+		}
+		if c.State == herald.CampaignCompleted {
+			accepted := c.Counts[herald.RecipientAccepted]
+			if accepted != lastAccepted {
+				lastAccepted, lastReport = accepted, time.Now()
+			}
+			// Reports follow the last send within the mock's delay; stop
+			// when all are in or none came for a while.
+			if accepted == 0 || time.Since(lastReport) > 10*time.Second {
+				bar.done()
+				return c, nil
+			}
+		}
+		if c.State.Terminal() && c.State != herald.CampaignCompleted {
+			bar.done()
+			return c, fmt.Errorf("campaign ended %s", c.State)
+		}
+		if time.Now().After(deadline) {
+			bar.done()
+			return c, fmt.Errorf("demo did not finish within %s: %v", timeout, c.Counts)
+		}
+		select {
+		case <-ctx.Done():
+			bar.done()
+			return c, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (d *demo) verdict(ctx context.Context, c herald.Campaign, took time.Duration) (verdict, error) {
+	v := verdict{
+		Total: c.Total, Delivered: c.Counts[herald.RecipientDelivered], Accepted: c.Counts[herald.RecipientAccepted],
+		Failed: c.Counts[herald.RecipientFailed], Skipped: c.Counts[herald.RecipientSkipped], Unknown: c.Counts[herald.RecipientUnknown],
+		Seconds: took.Seconds(), TPS: d.cfg.Send.TPS, Duplicates: -1, MaxWindow: -1, RefusedForRate: -1,
+	}
+	if d.mock != nil {
+		st := d.mock.Stats()
+		v.ProviderMeasured = true
+		v.Duplicates = max(st.DuplicateRefs, st.DuplicateRecipients)
+		v.MaxWindow, v.RefusedForRate = st.MaxWindow, st.RefusedRateLimit
+		perSecond := make([]int, len(st.PerSecond))
+		for i, s := range st.PerSecond {
+			perSecond[i] = s.Accepted
+		}
+		v.SteadyRate = steadyRate(perSecond)
+	} else {
+		sent, err := d.sendTimesPerSecond(ctx, c.ID)
+		if err != nil {
+			return v, err
+		}
+		v.SteadyRate = steadyRate(sent)
+	}
+	v.OK = v.Duplicates <= 0 && v.MaxWindow <= v.TPS && v.RefusedForRate <= 0
+	return v, nil
+}
+
+// sendTimesPerSecond counts, per wall-clock second, the recipients whose
+// request was keyed then (a little before it left), from the outbox.
+func (d *demo) sendTimesPerSecond(ctx context.Context, campaignID int64) ([]int, error) {
+	bySecond := map[int64]int{}
+	var after int64
+	for {
+		rows, err := d.store.ListRecipients(ctx, campaignID, after, 5000)
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		for _, r := range rows {
+			if !r.SentAt.IsZero() {
+				bySecond[r.SentAt.Unix()]++
+			}
+		}
+		after = rows[len(rows)-1].ID
+	}
+	secs := make([]int64, 0, len(bySecond))
+	for s := range bySecond {
+		secs = append(secs, s)
+	}
+	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+	out := []int{}
+	for i, s := range secs {
+		if i > 0 {
+			for gap := secs[i-1] + 1; gap < s; gap++ {
+				out = append(out, 0)
+			}
+		}
+		out = append(out, bySecond[s])
+	}
+	return out, nil
+}
+
+// steadyRate is the mean of per-second counts without the first and last
+// (partial) seconds.
+func steadyRate(perSecond []int) float64 {
+	if len(perSecond) <= 2 {
+		n := 0
+		for _, c := range perSecond {
+			n += c
+		}
+		return float64(n) / float64(max(len(perSecond), 1))
+	}
+	n := 0
+	for _, c := range perSecond[1 : len(perSecond)-1] {
+		n += c
+	}
+	return float64(n) / float64(len(perSecond)-2)
+}
+
+func printVerdict(w io.Writer, v verdict, asJSON bool) {
+	if asJSON {
+		printJSON(w, v)
+		return
+	}
+	measured := func(n int64) string {
+		if n < 0 {
+			return "not measured (external provider)"
+		}
+		return fmt.Sprint(n)
+	}
+	status := "OK"
+	if !v.OK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, `
+herald demo: %s
+  recipients      %d in %.1fs
+  delivered       %d
+  failed          %d
+  skipped         %d (withdrawn mid-run)
+  unknown         %d
+  awaiting report %d
+  duplicates      %s (seen by the provider)
+  highest 1-s window %s (limit %d)
+  refused for rate %s
+  steady rate     %.1f/s (%.1f%% of the limit)
+`, status, v.Total, v.Seconds, v.Delivered, v.Failed, v.Skipped, v.Unknown, v.Accepted,
+		measured(int64(v.Duplicates)), measured(int64(v.MaxWindow)), v.TPS,
+		measured(v.RefusedForRate), v.SteadyRate, 100*v.SteadyRate/float64(v.TPS))
+}
+
+// progress draws one line, redrawn in place on a terminal.
+type progress struct {
+	w       io.Writer
+	start   time.Time
+	samples []sample
+	tty     bool
+	last    time.Time
+}
+
+type sample struct {
+	at   time.Time
+	sent int
+}
+
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, start: time.Now(), tty: isTerminal(w)}
+}
+
+func (p *progress) draw(sent, total, awaiting int) {
+	now := time.Now()
+	p.samples = append(p.samples, sample{now, sent})
+	for len(p.samples) > 1 && now.Sub(p.samples[0].at) > 5*time.Second {
+		p.samples = p.samples[1:]
+	}
+	rate := 0.0
+	if first := p.samples[0]; now.Sub(first.at) > 0 {
+		rate = float64(sent-first.sent) / now.Sub(first.at).Seconds()
+	}
+	eta := "--"
+	if rate > 0 && total > sent {
+		eta = (time.Duration(float64(total-sent)/rate) * time.Second).Round(time.Second).String()
+	}
+	const width = 30
+	filled := 0
+	if total > 0 {
+		filled = width * sent / total
+	}
+	line := fmt.Sprintf("[%s%s] %d/%d sent %5.1f/s ETA %s, %d awaiting report",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), sent, total, rate, eta, awaiting)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%-100s", line)
+	} else if now.Sub(p.last) >= 2*time.Second {
+		fmt.Fprintln(p.w, line)
+		p.last = now
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/dispatch"
+	"github.com/heraldhq/herald/infobank"
+)
+
+// sendConfig is how herald reaches the provider and how fast it sends;
+// serve and demo share it.
+type sendConfig struct {
+	ProviderURL  string
+	ProviderKey  string
+	SenderKey    string
+	TPS          int
+	Workers      int
+	BatchSize    int
+	FallbackFrom string
+}
+
+func (c *sendConfig) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&c.ProviderURL, "provider-url", "", "base URL of the provider's API (Bizgo), e.g. https://mars.ibapi.kr")
+	f.StringVar(&c.ProviderKey, "provider-key", "", "the provider's API key (never logged)")
+	f.StringVar(&c.SenderKey, "sender-key", "", "Kakao sender key to send with; empty uses each template's own")
+	f.IntVar(&c.TPS, "tps", 200, "most recipients per second per sender key, across campaigns (the provider's account limit); 0 for no global cap")
+	f.IntVar(&c.Workers, "workers", 64, "provider requests in flight at once")
+	f.IntVar(&c.BatchSize, "batch-size", 1, "destinations per provider request (1..200)")
+	f.StringVar(&c.FallbackFrom, "fallback-from", "", "callback number for SMS/LMS fallback; empty sends AlimTalk only")
+}
+
+// Validate names the setting at fault.
+func (c sendConfig) Validate() error {
+	if c.ProviderURL == "" {
+		return nil // sending disabled; serve still takes the API and reports
+	}
+	u, err := url.Parse(c.ProviderURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return herald.Invalid("provider-url", "want an http(s) URL")
+	}
+	if c.ProviderKey == "" {
+		return herald.Invalid("provider-key", "is required with --provider-url")
+	}
+	if c.TPS < 0 {
+		return herald.Invalid("tps", "must not be negative")
+	}
+	return nil
+}
+
+// newDispatcher connects the provider client and builds the dispatcher.
+func newDispatcher(c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64) (*dispatch.Dispatcher, error) {
+	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return dispatch.New(dispatch.Config{
+		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
+		FallbackFrom: c.FallbackFrom, Backlog: backlog,
+	}, store, client, log, reg)
+}
+
+// startSending starts the dispatcher when a provider is configured and
+// returns its stop function (a no-op otherwise).
+func startSending(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64) (func(context.Context) error, error) {
+	if c.ProviderURL == "" {
+		log.Warn("no --provider-url: campaigns will not be sent by this process", "component", "serve")
+		return func(context.Context) error { return nil }, nil
+	}
+	d, err := newDispatcher(c, store, log, reg, backlog)
+	if err != nil {
+		return nil, err
+	}
+	d.Start(ctx)
+	return d.Stop, nil
+}
