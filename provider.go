@@ -9,9 +9,8 @@ import (
 // only the caller knows whether a resend is safe.
 type Provider interface {
 	// Send submits one batch (1..200 destinations sharing one template) and
-	// returns exactly one Outcome per destination, in order. An error is
-	// returned only for a programming error (an invalid batch); every
-	// transport or provider failure is expressed as outcomes.
+	// returns exactly one Outcome per destination, in order. Every failure,
+	// an invalid batch included, is expressed as outcomes.
 	Send(ctx context.Context, b SendBatch) []Outcome
 	// Inquire returns the reports the provider knows for a msgKey.
 	Inquire(ctx context.Context, msgKey string) ([]Report, error)

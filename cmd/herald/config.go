@@ -15,23 +15,32 @@ import (
 	"github.com/heraldhq/herald/sqlite"
 )
 
+// envPrefix is where herald's environment variables start; the mock
+// provider's take envMockPrefix, so that both can share one environment.
+const (
+	envPrefix     = "HERALD_"
+	envMockPrefix = "HERALD_MOCK_"
+)
+
 // envName is the environment variable that sets a flag: --admin-token is
 // HERALD_ADMIN_TOKEN.
-func envName(flag string) string {
-	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+func envName(prefix, flag string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // bindEnv fills every flag not given on the command line from its HERALD_*
 // variable, so flags win over the environment and both over defaults.
-func bindEnv(cmd *cobra.Command) error {
+func bindEnv(cmd *cobra.Command) error { return bindEnvPrefix(cmd.Flags(), envPrefix) }
+
+func bindEnvPrefix(fs *pflag.FlagSet, prefix string) error {
 	var err error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+	fs.VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s: %w", envName(f.Name), e)
+		if v, ok := os.LookupEnv(envName(prefix, f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", envName(prefix, f.Name), e)
 			}
 		}
 	})
@@ -39,10 +48,12 @@ func bindEnv(cmd *cobra.Command) error {
 }
 
 // describeEnv appends the environment variable to each flag's help.
-func describeEnv(fs *pflag.FlagSet) {
+func describeEnv(fs *pflag.FlagSet) { describeEnvPrefix(fs, envPrefix) }
+
+func describeEnvPrefix(fs *pflag.FlagSet, prefix string) {
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Name != "help" {
-			f.Usage += " (env " + envName(f.Name) + ")"
+			f.Usage += " (env " + envName(prefix, f.Name) + ")"
 		}
 	})
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/heraldhq/herald/mockprovider"
+)
+
+// mockOptions are the mock-provider settings that are not the mock's own
+// Config: where to listen and what to do on the way out.
+type mockOptions struct {
+	listen          string
+	templates       string
+	statsFile       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+func newMockProviderCmd() *cobra.Command {
+	cfg := mockprovider.DefaultConfig()
+	var opt mockOptions
+	cmd := &cobra.Command{
+		Use:   "mock-provider",
+		Short: "Run a stand-in for Infobank's Bizgo API: TPS limit, duplicates count, reports back",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnvPrefix(cmd.Flags(), envMockPrefix); err != nil {
+				return err
+			}
+			if err := finishMockConfig(&cfg, opt); err != nil {
+				return err
+			}
+			logger, err := newLogger(opt.logLevel)
+			if err != nil {
+				return err
+			}
+			return runMockProvider(cmd.Context(), cfg, opt, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.listen, "listen", "127.0.0.1:9090", "address to listen on")
+	f.StringVar(&opt.templates, "templates", "", "approved template catalog, a JSON or YAML list (code, text, title, buttons)")
+	f.StringVar(&opt.statsFile, "stats-file", "", "write the stats as JSON to this file on shutdown")
+	f.StringVar(&opt.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&opt.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown may take to post queued reports")
+	addMockFlags(f, &cfg)
+	describeEnvPrefix(f, envMockPrefix)
+	return cmd
+}
+
+// addMockFlags binds the mock's Config to flags, with its defaults.
+func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
+	f.StringVar(&c.APIKey, "key", "", "API key expected in Authorization (empty: any)")
+	f.IntVar(&c.TPS, "tps", c.TPS, "recipients accepted in any trailing 1-second window")
+	f.DurationVar(&c.Latency, "latency", 0, "median answer time")
+	f.DurationVar(&c.LatencySpread, "latency-spread", 0, "answer time varies uniformly by ± this")
+	f.Float64Var(&c.RefuseRate, "refuse-rate", 0, "share of requests refused with 503 A920 (not accepted)")
+	f.Float64Var(&c.FailAfterAcceptRate, "fail-after-accept-rate", 0, "share of requests accepted, then answered 500 A910")
+	f.Float64Var(&c.HangRate, "hang-rate", 0, "share of requests accepted, then never answered")
+	f.Float64Var(&c.NotUserRate, "not-user-rate", 0, "share of recipients that are not KakaoTalk users (63019)")
+	f.Float64Var(&c.BlockedRate, "blocked-rate", 0, "share of recipients that blocked AlimTalk (63020)")
+	f.Float64Var(&c.UncertainRate, "uncertain-rate", 0, "share of recipients with an uncertain result (63005)")
+	f.Uint64Var(&c.Seed, "seed", 0, "seed of the result mix and the fault dice")
+	f.StringVar(&c.Reports, "reports", "", "webhook, polling or off (default: webhook with --report-url, else polling)")
+	f.StringVar(&c.ReportURL, "report-url", "", "herald's report webhook, e.g. http://127.0.0.1:8080/v1/reports")
+	f.StringVar(&c.ReportSecret, "report-secret", "", "HMAC secret for X-IB-Signature")
+	f.StringVar(&c.ReportToken, "report-token", "", "bearer token sent with each report")
+	f.StringVar(&c.ReportFormat, "report-format", c.ReportFormat, "bizgo or seed")
+	f.DurationVar(&c.ReportDelay, "report-delay", c.ReportDelay, "time from acceptance to report")
+	f.IntVar(&c.ReportConcurrency, "report-concurrency", c.ReportConcurrency, "reports posted at once")
+	f.IntVar(&c.ReportQueue, "report-queue", c.ReportQueue, "reports that may wait; beyond, they are dropped and counted")
+	f.DurationVar(&c.ReportTimeout, "report-timeout", c.ReportTimeout, "time the webhook has to answer")
+	f.IntVar(&c.ReportRetries, "report-retries", c.ReportRetries, "further attempts after a failed post")
+	f.DurationVar(&c.ReportBackoff, "report-backoff", c.ReportBackoff, "wait before the first retry, doubling after")
+	f.Float64Var(&c.ReportLossRate, "report-loss-rate", 0, "share of reports never posted")
+	f.Float64Var(&c.ReportDupRate, "report-dup-rate", 0, "share of reports posted twice")
+	f.IntVar(&c.ReportStore, "report-store", c.ReportStore, "msgKeys whose reports are kept for inquiry and polling")
+}
+
+// finishMockConfig applies what depends on other flags, then validates.
+func finishMockConfig(cfg *mockprovider.Config, opt mockOptions) error {
+	if cfg.Reports == "" {
+		cfg.Reports = mockprovider.ReportsPolling
+		if cfg.ReportURL != "" {
+			cfg.Reports = mockprovider.ReportsWebhook
+		}
+	}
+	if opt.templates != "" {
+		ts, err := mockprovider.LoadTemplates(opt.templates)
+		if err != nil {
+			return err
+		}
+		cfg.Templates = ts
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("mock-provider: %w", err)
+	}
+	return nil
+}
+
+// runMockProvider serves until ctx ends or SIGINT/SIGTERM, then stops the
+// mock (new sends refused, queued reports posted), shuts the HTTP server
+// down and writes the stats file.
+func runMockProvider(ctx context.Context, cfg mockprovider.Config, opt mockOptions, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	mock, err := mockprovider.New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opt.listen)
+	if err != nil {
+		return fmt.Errorf("mock-provider: %w", err)
+	}
+	srv := &http.Server{Handler: mock, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	mock.Start(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("mock provider listening", "component", "mockprovider", "addr", ln.Addr().String(),
+		"tps", cfg.TPS, "reports", cfg.Reports, "templates", len(cfg.Templates))
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("mock-provider: serve: %w", err)
+	}
+	return shutdownMock(mock, srv, opt, logger)
+}
+
+func shutdownMock(mock *mockprovider.Server, srv *http.Server, opt mockOptions, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opt.shutdownTimeout)
+	defer cancel()
+	// The mock first: it answers new sends 503 and releases hung ones, so
+	// the HTTP server's Shutdown has nothing left to wait for.
+	stopErr := mock.Stop(ctx)
+	if err := srv.Shutdown(ctx); err != nil {
+		stopErr = errors.Join(stopErr, err)
+	}
+	st := mock.Stats()
+	logger.Info("mock provider stopped", "component", "mockprovider", "accepted", st.Accepted,
+		"refused_rate_limit", st.RefusedRateLimit, "duplicate_recipients", st.DuplicateRecipients,
+		"max_window", st.MaxWindow, "reports_acked", st.ReportsAcked, "reports_given_up", st.ReportsGivenUp)
+	if opt.statsFile != "" {
+		if err := writeMockStats(opt.statsFile, st); err != nil {
+			stopErr = errors.Join(stopErr, err)
+		}
+	}
+	return stopErr
+}
+
+func writeMockStats(path string, st mockprovider.Stats) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("stats file: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("stats file: %w", err)
+	}
+	return nil
+}

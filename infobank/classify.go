@@ -1,0 +1,149 @@
+package infobank
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// Outcome codes the client sets itself; the provider's codes start with A.
+const (
+	OutcomeInvalid   = "INVALID"   // the client refused the batch: it breaks the API's rules
+	OutcomeNotSent   = "NOT_SENT"  // the request never reached the provider (connect error, cancelled before writing)
+	OutcomeTransport = "TRANSPORT" // the exchange failed after the request may have arrived
+	OutcomeTimeout   = "TIMEOUT"   // no answer in time after the request may have arrived
+	OutcomeMalformed = "MALFORMED" // an answer came but could not be read
+)
+
+// classifySend turns one exchange into an outcome per destination:
+//
+//   - a transport error before the request could have arrived, 429, 503 and
+//     408 are refusals the caller may retry: the provider did not accept;
+//   - 401/403, other 4xx and 3xx are permanent refusals (401 means a bad
+//     API key: permanent for this attempt, an operator must fix it);
+//   - a transport error after the request may have arrived (timeout,
+//     connection reset), other 5xx, and an unreadable 2xx are in doubt;
+//   - a 2xx is decided per destination by its code.
+func classifySend(x exchange, dests []Destination) []herald.Outcome {
+	n := len(dests)
+	if x.err != nil {
+		return repeat(n, transportOutcome(x))
+	}
+	var resp SendResponse
+	decodeErr := x.bodyErr
+	if decodeErr == nil {
+		decodeErr = json.Unmarshal(x.body, &resp)
+	}
+	s := x.status
+	switch {
+	case s/100 == 2:
+		if decodeErr != nil || resp.Data == nil {
+			return repeat(n, malformed(s))
+		}
+		return perDestination(*resp.Data, dests)
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable || s == http.StatusRequestTimeout:
+		return repeat(n, statusOutcome(herald.RefusedRetryable, resp, s))
+	case s == http.StatusBadRequest && resp.Data != nil && resp.Data.Code == CodeDuplicate:
+		// The whole request was a copy of one accepted earlier.
+		return repeat(n, herald.Outcome{Kind: herald.Accepted, Duplicate: true, Code: CodeDuplicate, Text: resp.Data.Result})
+	case s >= 500:
+		return repeat(n, statusOutcome(herald.InDoubt, resp, s))
+	}
+	return repeat(n, statusOutcome(herald.RefusedPermanent, resp, s))
+}
+
+// transportOutcome classifies an exchange that got no answer.
+func transportOutcome(x exchange) herald.Outcome {
+	text := errorText(x.err)
+	if !x.mayArrived {
+		return refused(herald.RefusedRetryable, OutcomeNotSent, text)
+	}
+	code := OutcomeTransport
+	if errors.Is(x.err, context.DeadlineExceeded) || isTimeout(x.err) {
+		code = OutcomeTimeout
+	}
+	return refused(herald.InDoubt, code, text)
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func malformed(status int) herald.Outcome {
+	return refused(herald.InDoubt, OutcomeMalformed, "unreadable answer with HTTP "+strconv.Itoa(status))
+}
+
+// statusOutcome uses the most specific code the answer has: data.code,
+// then common.authCode, then the HTTP status.
+func statusOutcome(kind herald.OutcomeKind, resp SendResponse, status int) herald.Outcome {
+	switch {
+	case resp.Data != nil && resp.Data.Code != "":
+		return refused(kind, resp.Data.Code, resp.Data.Result)
+	case resp.Common.AuthCode != "" && resp.Common.AuthCode != CodeSuccess:
+		return refused(kind, resp.Common.AuthCode, resp.Common.AuthResult)
+	}
+	return refused(kind, "HTTP_"+strconv.Itoa(status), http.StatusText(status))
+}
+
+// perDestination matches the provider's results to the request's
+// destinations: by position when the counts agree, else by number in order.
+// A destination without a result is in doubt.
+func perDestination(r Result[SendResult], dests []Destination) []herald.Outcome {
+	if r.Data == nil || len(r.Data.Destinations) == 0 {
+		if r.Code == "" || r.Code == CodeSuccess {
+			return repeat(len(dests), malformed(http.StatusOK))
+		}
+		return repeat(len(dests), codeOutcome(r.Code, r.Result, ""))
+	}
+	results := r.Data.Destinations
+	out := make([]herald.Outcome, len(dests))
+	if len(results) == len(dests) {
+		for i, d := range results {
+			out[i] = codeOutcome(d.Code, d.Result, d.MsgKey)
+		}
+		return out
+	}
+	used := make([]bool, len(results))
+	for i, d := range dests {
+		out[i] = malformed(http.StatusOK)
+		for j, res := range results {
+			if !used[j] && res.To == d.To {
+				used[j], out[i] = true, codeOutcome(res.Code, res.Result, res.MsgKey)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// codeOutcome classifies one service code: A000 accepted, A301 accepted
+// earlier (a duplicate the provider dropped), A020/A920 refused for now,
+// other A9xx in doubt, anything else refused for good.
+func codeOutcome(code, text, msgKey string) herald.Outcome {
+	o := herald.Outcome{MsgKey: msgKey, Code: code, Text: text}
+	switch {
+	case code == CodeSuccess:
+		o.Kind = herald.Accepted
+	case code == CodeDuplicate:
+		o.Kind, o.Duplicate = herald.Accepted, true
+	case code == CodeRateLimited || code == CodeBusy:
+		o.Kind = herald.RefusedRetryable
+	case strings.HasPrefix(code, "A9"):
+		o.Kind = herald.InDoubt
+	default:
+		o.Kind = herald.RefusedPermanent
+	}
+	return o
+}
+
+func repeat(n int, o herald.Outcome) []herald.Outcome {
+	out := make([]herald.Outcome, n)
+	fill(out, o)
+	return out
+}

@@ -1,0 +1,221 @@
+// Package mockprovider is a stand-in for Infobank's Bizgo API (PROVIDER.md):
+// the same wire format, enforcement of the recipients-per-second limit,
+// idempotency keys, reports posted back (or polled), configurable faults,
+// and statistics that show whether the client sending to it behaved:
+// duplicates per recipient and the busiest 1-second window.
+package mockprovider
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/template"
+)
+
+// Report delivery modes.
+const (
+	ReportsWebhook = "webhook" // POST each report to ReportURL
+	ReportsPolling = "polling" // keep reports for GET …/report/polling
+	ReportsOff     = "off"     // no reports at all (inquiry finds nothing)
+)
+
+// Report body formats for the webhook.
+const (
+	FormatBizgo = "bizgo"
+	FormatSeed  = "seed"
+)
+
+// Limits on the configuration.
+const (
+	MaxTPS = 1_000_000
+)
+
+// Config configures a Server. Start from DefaultConfig: a zero field is
+// taken literally (a zero report delay means none).
+type Config struct {
+	// APIKey is the expected Authorization header; empty accepts any.
+	APIKey string
+	// TPS is the most recipients accepted in any trailing 1-second window.
+	TPS int
+	// Templates is the approved catalog; empty means any templateCode is
+	// accepted and texts are not checked.
+	Templates []herald.Template
+
+	// Latency is the median answer time; each answer takes a uniformly
+	// random time in [Latency-LatencySpread, Latency+LatencySpread].
+	Latency       time.Duration
+	LatencySpread time.Duration
+	// RefuseRate answers 503 A920 without accepting anything.
+	RefuseRate float64
+	// FailAfterAcceptRate accepts, then answers 500 A910 (in doubt).
+	FailAfterAcceptRate float64
+	// HangRate accepts, then never answers until the client gives up.
+	HangRate float64
+
+	// Result mix, chosen per recipient number from a hash with Seed.
+	NotUserRate   float64 // report 63019
+	BlockedRate   float64 // report 63020
+	UncertainRate float64 // report 63005
+	Seed          uint64
+
+	// Reports is ReportsWebhook, ReportsPolling or ReportsOff.
+	Reports      string
+	ReportURL    string
+	ReportSecret string // signs X-IB-Signature when set
+	ReportToken  string // sent as Authorization: Bearer when set
+	ReportFormat string // FormatBizgo or FormatSeed
+	ReportDelay  time.Duration
+	// ReportConcurrency is the number of reports posted at once.
+	ReportConcurrency int
+	// ReportQueue is how many reports may wait; beyond, they are dropped
+	// (and counted) so that the mock never blocks its send path.
+	ReportQueue    int
+	ReportTimeout  time.Duration // an answer must come within this
+	ReportRetries  int           // further attempts after the first
+	ReportBackoff  time.Duration // before the first retry, doubling after
+	ReportLossRate float64       // reports never posted
+	ReportDupRate  float64       // reports posted twice
+	// ReportStore is how many msgKeys keep their reports for inquiry and
+	// how many reports wait for polling.
+	ReportStore int
+
+	// MaxBody limits a request body in bytes.
+	MaxBody int64
+	// StatsSeconds is how many seconds of per-second counts are kept.
+	StatsSeconds int
+	// LogEvery is the interval of the "accepted=N" log line.
+	LogEvery time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults: 200 TPS, reports after 100 ms.
+func DefaultConfig() Config {
+	return Config{
+		TPS:               200,
+		Reports:           ReportsPolling,
+		ReportFormat:      FormatBizgo,
+		ReportDelay:       100 * time.Millisecond,
+		ReportConcurrency: 32,
+		ReportQueue:       100_000,
+		ReportTimeout:     5 * time.Second,
+		ReportRetries:     3,
+		ReportBackoff:     100 * time.Millisecond,
+		ReportStore:       1_000_000,
+		MaxBody:           1 << 20,
+		StatsSeconds:      3600,
+		LogEvery:          time.Second,
+	}
+}
+
+// Validate reports the first invalid field by name.
+func (c Config) Validate() error {
+	if c.TPS < 1 || c.TPS > MaxTPS {
+		return herald.Invalid("TPS", "must be 1..%d, not %d", MaxTPS, c.TPS)
+	}
+	if err := checkRates(c); err != nil {
+		return err
+	}
+	if err := checkDurations(c); err != nil {
+		return err
+	}
+	if err := checkReports(c); err != nil {
+		return err
+	}
+	if c.MaxBody < 1024 {
+		return herald.Invalid("MaxBody", "must be at least 1024 bytes")
+	}
+	if c.StatsSeconds < 1 {
+		return herald.Invalid("StatsSeconds", "must be at least 1")
+	}
+	return checkTemplates(c.Templates)
+}
+
+func checkRates(c Config) error {
+	rates := []struct {
+		name string
+		v    float64
+	}{
+		{"RefuseRate", c.RefuseRate}, {"FailAfterAcceptRate", c.FailAfterAcceptRate},
+		{"HangRate", c.HangRate}, {"NotUserRate", c.NotUserRate}, {"BlockedRate", c.BlockedRate},
+		{"UncertainRate", c.UncertainRate}, {"ReportLossRate", c.ReportLossRate},
+		{"ReportDupRate", c.ReportDupRate},
+	}
+	for _, r := range rates {
+		if !(r.v >= 0 && r.v <= 1) {
+			return herald.Invalid(r.name, "must be between 0 and 1, not %v", r.v)
+		}
+	}
+	if s := c.RefuseRate + c.FailAfterAcceptRate + c.HangRate; s > 1 {
+		return herald.Invalid("HangRate", "RefuseRate + FailAfterAcceptRate + HangRate must not exceed 1 (is %v)", s)
+	}
+	if s := c.NotUserRate + c.BlockedRate + c.UncertainRate; s > 1 {
+		return herald.Invalid("UncertainRate", "NotUserRate + BlockedRate + UncertainRate must not exceed 1 (is %v)", s)
+	}
+	return nil
+}
+
+func checkDurations(c Config) error {
+	switch {
+	case c.Latency < 0:
+		return herald.Invalid("Latency", "must not be negative")
+	case c.LatencySpread < 0:
+		return herald.Invalid("LatencySpread", "must not be negative")
+	case c.ReportDelay < 0:
+		return herald.Invalid("ReportDelay", "must not be negative")
+	case c.ReportTimeout <= 0:
+		return herald.Invalid("ReportTimeout", "must be positive")
+	case c.ReportBackoff < 0:
+		return herald.Invalid("ReportBackoff", "must not be negative")
+	case c.LogEvery < 0:
+		return herald.Invalid("LogEvery", "must not be negative (0 turns the log line off)")
+	}
+	return nil
+}
+
+func checkReports(c Config) error {
+	switch c.Reports {
+	case ReportsWebhook:
+		u, err := url.Parse(c.ReportURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return herald.Invalid("ReportURL", "must be an http or https URL when Reports is %q", ReportsWebhook)
+		}
+	case ReportsPolling, ReportsOff:
+	default:
+		return herald.Invalid("Reports", "must be %q, %q or %q, not %q", ReportsWebhook, ReportsPolling, ReportsOff, c.Reports)
+	}
+	if c.ReportFormat != FormatBizgo && c.ReportFormat != FormatSeed {
+		return herald.Invalid("ReportFormat", "must be %q or %q, not %q", FormatBizgo, FormatSeed, c.ReportFormat)
+	}
+	switch {
+	case c.ReportConcurrency < 1:
+		return herald.Invalid("ReportConcurrency", "must be at least 1")
+	case c.ReportQueue < 1:
+		return herald.Invalid("ReportQueue", "must be at least 1")
+	case c.ReportRetries < 0 || c.ReportRetries > 10:
+		return herald.Invalid("ReportRetries", "must be 0..10")
+	case c.ReportStore < 0:
+		return herald.Invalid("ReportStore", "must not be negative")
+	}
+	return nil
+}
+
+func checkTemplates(ts []herald.Template) error {
+	seen := make(map[string]bool, len(ts))
+	for i, t := range ts {
+		field := fmt.Sprintf("Templates[%d]", i)
+		if t.Code == "" {
+			return herald.Invalid(field+".code", "is required")
+		}
+		if seen[t.Code] {
+			return herald.Invalid(field+".code", "%q appears twice", t.Code)
+		}
+		seen[t.Code] = true
+		if _, err := template.Parse(t.Text); err != nil {
+			return herald.Invalid(field+".text", "%v", err)
+		}
+	}
+	return nil
+}

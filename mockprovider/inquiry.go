@@ -1,0 +1,67 @@
+package mockprovider
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/heraldhq/herald/infobank"
+)
+
+// handleInquiry serves GET …/report/inquiry/{msgKey}: the reports kept for
+// msgKey, an empty list when none.
+func (s *Server) handleInquiry(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		s.writeUnauthorized(w)
+		return
+	}
+	reports := s.store.inquire(r.PathValue("msgKey"), s.cfg.Now())
+	s.writeJSON(w, http.StatusOK, infobank.InquiryResponse{
+		Common: s.common(infobank.CodeSuccess, "Success"),
+		Data: &infobank.Result[infobank.ReportList]{
+			Code: infobank.CodeSuccess, Result: "Success",
+			Data: &infobank.ReportList{Report: reports},
+		},
+	})
+}
+
+// handlePoll serves GET …/report/polling: the unacknowledged batch again,
+// or the next one; reportId "" and report null when there is nothing.
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		s.writeUnauthorized(w)
+		return
+	}
+	batch := s.store.poll(s.cfg.Now())
+	if batch == nil {
+		batch = &infobank.PollingBatch{}
+	}
+	s.writeJSON(w, http.StatusOK, infobank.PollingResponse{
+		Common: s.common(infobank.CodeSuccess, "Success"),
+		Data:   &infobank.Result[infobank.PollingBatch]{Code: infobank.CodeSuccess, Result: "Success", Data: batch},
+	})
+}
+
+// handleAck serves DELETE …/report/polling/{reportId}.
+func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		s.writeUnauthorized(w)
+		return
+	}
+	if !s.store.ack(r.PathValue("reportId")) {
+		s.writeError(w, http.StatusBadRequest, infobank.CodeBadReportID, "Invalid reportId", "")
+		return
+	}
+	s.writeError(w, http.StatusOK, infobank.CodeSuccess, "Success", "")
+}
+
+// handleStats serves GET /mock/stats.
+func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.Stats())
+}
+
+// handleReset serves POST /mock/reset.
+func (s *Server) handleReset(w http.ResponseWriter, _ *http.Request) {
+	s.Reset()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]bool{"reset": true})
+}
