@@ -1,0 +1,305 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/template"
+)
+
+// campaignRequest is the body of POST /v1/campaigns, for the server and the
+// Client alike. Times travel as RFC 3339 strings so that a bad one is a 400
+// naming its field (encoding/json does not say which time failed to parse).
+type campaignRequest struct {
+	Name         string            `json:"name"`
+	TemplateCode string            `json:"templateCode"`
+	Audience     herald.Audience   `json:"audience"`
+	Variables    map[string]string `json:"variables,omitempty"`
+	StartAt      string            `json:"startAt,omitempty"`
+	TPS          int               `json:"tps"`
+}
+
+func newCampaignRequest(c herald.Campaign) campaignRequest {
+	return campaignRequest{Name: c.Name, TemplateCode: c.TemplateCode, Audience: c.Audience,
+		Variables: c.Variables, StartAt: formatTime(c.StartAt), TPS: c.TPS}
+}
+
+func (q campaignRequest) campaign() (herald.Campaign, error) {
+	start, err := parseTime("startAt", q.StartAt)
+	c := herald.Campaign{Name: q.Name, TemplateCode: q.TemplateCode, Audience: q.Audience,
+		Variables: q.Variables, StartAt: start, TPS: q.TPS}
+	return c, err
+}
+
+// patchRequest is the body of PATCH /v1/campaigns/{id}.
+type patchRequest struct {
+	StartAt *string `json:"startAt,omitempty"`
+	TPS     *int    `json:"tps,omitempty"`
+}
+
+func newPatchRequest(p herald.CampaignPatch) patchRequest {
+	q := patchRequest{TPS: p.TPS}
+	if p.StartAt != nil {
+		s := formatTime(*p.StartAt)
+		q.StartAt = &s
+	}
+	return q
+}
+
+func (q patchRequest) patch() (herald.CampaignPatch, error) {
+	p := herald.CampaignPatch{TPS: q.TPS}
+	if q.StartAt != nil {
+		t, err := parseTime("startAt", *q.StartAt)
+		if err != nil {
+			return p, err
+		}
+		if t.IsZero() {
+			return p, herald.Invalid("startAt", "must not be empty")
+		}
+		p.StartAt = &t
+	}
+	return p, p.Validate()
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, herald.Invalid(field, "must be an RFC 3339 time such as 2026-01-02T15:04:05+09:00, not %q", s)
+	}
+	return t.UTC(), nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// createCampaign checks the campaign and its template before storing it, so
+// that a campaign that cannot render for anyone is refused now, not at send.
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	var req campaignRequest
+	if err := decodeJSON(w, r, maxCampaignBytes, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.newCampaign(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if c, err = s.store.CreateCampaign(r.Context(), c); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/v1/campaigns/%d", c.ID))
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) newCampaign(ctx context.Context, req campaignRequest) (herald.Campaign, error) {
+	c, err := req.campaign()
+	if err != nil {
+		return c, err
+	}
+	now := s.now().UTC()
+	if err := c.Validate(now); err != nil {
+		return c, err
+	}
+	t, err := s.store.GetTemplate(ctx, c.TemplateCode)
+	if errors.Is(err, herald.ErrNotFound) {
+		return c, herald.Invalid("templateCode", "there is no template %q", c.TemplateCode)
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := s.checkRenderable(ctx, t, c); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt = now, now
+	return c, nil
+}
+
+// AttributeChecker is implemented by stores that can tell whether any member
+// has an attribute. With it, a campaign whose template needs a variable that
+// neither the campaign, nor a member field, nor any member provides is
+// refused at creation; without it such a variable is left to send time.
+type AttributeChecker interface {
+	HasMemberAttribute(ctx context.Context, key string) (bool, error)
+}
+
+// checkRenderable requires an approved, valid template and a source for
+// each of its variables: a campaign constant, a member field, an attribute
+// the audience filter fixes, or (known only per member) another attribute.
+func (s *Server) checkRenderable(ctx context.Context, t herald.Template, c herald.Campaign) error {
+	if t.Status != herald.TemplateApproved {
+		return herald.Invalid("templateCode", "template %q is %s; only approved templates can be sent", t.Code, t.Status)
+	}
+	compiled, err := template.Compile(t)
+	if err != nil {
+		return herald.Invalid("templateCode", "template %q is not valid: %v", t.Code, err)
+	}
+	// Every member has these fields; the filter's attributes, every member
+	// of this audience has. The values are placeholders: only presence counts.
+	sample := herald.Member{ID: "-", Phone: "-", Name: "-", Attributes: c.Audience.Attributes}
+	lookup := template.MemberLookup(sample, c.Variables)
+	ac, _ := s.store.(AttributeChecker)
+	for _, name := range compiled.Vars() {
+		if _, ok := lookup(name); ok || ac == nil {
+			continue
+		}
+		has, err := ac.HasMemberAttribute(ctx, name)
+		if err != nil {
+			return fmt.Errorf("check attribute %q: %w", name, err)
+		}
+		if !has {
+			return herald.Invalid("variables."+name, "template %q needs #{%s}: it is not in variables, not a member field (id, name, phone) and no member has that attribute", t.Code, name)
+		}
+	}
+	return nil
+}
+
+// campaignList is the body of GET /v1/campaigns.
+type campaignList struct {
+	Campaigns []herald.Campaign `json:"campaigns"`
+}
+
+func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.store.ListCampaigns(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, campaignList{Campaigns: nonNilSlice(cs)})
+}
+
+func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
+	id, err := campaignID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.store.GetCampaign(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) patchCampaign(w http.ResponseWriter, r *http.Request) {
+	id, err := campaignID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req patchRequest
+	if err := decodeJSON(w, r, maxJSONBytes, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := req.patch()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.store.UpdateCampaign(r.Context(), id, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// transition moves a campaign to state to; the store refuses what
+// herald.CampaignState.CanMoveTo does not allow, with ErrConflict (409).
+func (s *Server) transition(to herald.CampaignState) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := campaignID(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		c, err := s.store.TransitionCampaign(r.Context(), id, to, s.now().UTC())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+// Paging of GET /v1/campaigns/{id}/recipients.
+const (
+	defaultRecipientPage = 100
+	maxRecipientPage     = 1000
+)
+
+// recipientPage is the body of GET /v1/campaigns/{id}/recipients. Next is
+// the after= value of the following page, 0 when this page is the last.
+type recipientPage struct {
+	Recipients []herald.Recipient `json:"recipients"`
+	Next       int64              `json:"next,omitempty"`
+}
+
+func (s *Server) listRecipients(w http.ResponseWriter, r *http.Request) {
+	id, after, limit, err := recipientQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.store.GetCampaign(r.Context(), id); err != nil {
+		s.writeError(w, r, err) // 404 rather than an empty page for a wrong id
+		return
+	}
+	rs, err := s.store.ListRecipients(r.Context(), id, after, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := recipientPage{Recipients: nonNilSlice(rs)}
+	if len(rs) == limit {
+		page.Next = rs[len(rs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func recipientQuery(r *http.Request) (id, after int64, limit int, err error) {
+	if id, err = campaignID(r); err != nil {
+		return
+	}
+	q := r.URL.Query()
+	if after, err = queryInt(q.Get("after"), "after", 0, 0, 1<<62); err != nil {
+		return
+	}
+	n, err := queryInt(q.Get("limit"), "limit", defaultRecipientPage, 1, maxRecipientPage)
+	return id, after, int(n), err
+}
+
+func queryInt(s, field string, def, lo, hi int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, herald.Invalid(field, "must be an integer from %d to %d, not %q", lo, hi, s)
+	}
+	return n, nil
+}
+
+func campaignID(r *http.Request) (int64, error) {
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, herald.Invalid("id", "campaign ids are positive integers, not %q", s)
+	}
+	return id, nil
+}

@@ -1,0 +1,232 @@
+// Package http is herald's REST admin API over net/http: the server that
+// exposes a herald.Store, and a typed Client of that API for the CLI.
+//
+// Routes under /v1 need "Authorization: Bearer <admin token>":
+//
+//	POST  /v1/members/import              text/csv or application/x-ndjson, streamed
+//	PUT   /v1/members/{id}                GET /v1/members/{id}
+//	POST  /v1/members/{id}/withdraw
+//	POST  /v1/templates                   GET /v1/templates, GET /v1/templates/{code}
+//	POST  /v1/campaigns                   GET /v1/campaigns, GET /v1/campaigns/{id}
+//	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
+//	POST  /v1/campaigns/{id}/pause|resume|cancel
+//	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
+//
+// GET /healthz, /readyz and /metrics need no token. Every error is
+// {"error": {"code", "message", "field"}}; see Error.
+package http
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// Defaults for ServerConfig.
+const (
+	DefaultMaxImportBytes  = 1 << 30 // 1 GiB
+	DefaultImportBatchSize = 5000
+)
+
+// ServerConfig is what NewServer needs. Store and at least one admin token
+// are required; the rest has defaults.
+type ServerConfig struct {
+	Store herald.Store
+	// AdminTokens are the bearer tokens accepted on /v1/*. Several may be
+	// valid at once so that a token can be rotated without downtime.
+	AdminTokens []string
+	// MaxImportBytes bounds the body of POST /v1/members/import.
+	MaxImportBytes int64
+	// ImportBatchSize is the number of members per Store.UpsertMembers call.
+	ImportBatchSize int
+	Logger          *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	// NewRegistry gives one with the Go and process collectors.
+	Registry *prometheus.Registry
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the admin API. It is an http.Handler factory: the caller owns
+// the http.Server and its lifecycle.
+type Server struct {
+	store       herald.Store
+	tokens      BearerTokens
+	maxImport   int64
+	importBatch int
+	log         *slog.Logger
+	registry    *prometheus.Registry
+	metrics     *metrics
+	now         func() time.Time
+	mux         *http.ServeMux
+}
+
+// NewServer checks cfg, fills its defaults and registers every route.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, herald.Invalid("store", "is required")
+	}
+	s := &Server{
+		store:       cfg.Store,
+		tokens:      NewBearerTokens(cfg.AdminTokens),
+		maxImport:   orDefault(cfg.MaxImportBytes, DefaultMaxImportBytes),
+		importBatch: orDefault(cfg.ImportBatchSize, DefaultImportBatchSize),
+		log:         cfg.Logger,
+		registry:    cfg.Registry,
+		now:         cfg.Now,
+		mux:         http.NewServeMux(),
+	}
+	if s.tokens.Len() == 0 {
+		return nil, herald.Invalid("adminTokens", "at least one non-empty admin token is required")
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With(slog.String("component", "http"))
+	if s.registry == nil {
+		s.registry = NewRegistry()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.metrics = newMetrics(s.registry)
+	s.routes()
+	return s, nil
+}
+
+// orDefault returns v, or def when v is not positive.
+func orDefault[T int | int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+
+	s.admin("POST /v1/members/import", s.importMembers)
+	s.admin("PUT /v1/members/{id}", s.putMember)
+	s.admin("GET /v1/members/{id}", s.getMember)
+	s.admin("POST /v1/members/{id}/withdraw", s.withdrawMember)
+
+	s.admin("POST /v1/templates", s.createTemplate)
+	s.admin("GET /v1/templates", s.listTemplates)
+	s.admin("GET /v1/templates/{code}", s.getTemplate)
+
+	s.admin("POST /v1/campaigns", s.createCampaign)
+	s.admin("GET /v1/campaigns", s.listCampaigns)
+	s.admin("GET /v1/campaigns/{id}", s.getCampaign)
+	s.admin("PATCH /v1/campaigns/{id}", s.patchCampaign)
+	s.admin("POST /v1/campaigns/{id}/pause", s.transition(herald.CampaignPaused))
+	s.admin("POST /v1/campaigns/{id}/resume", s.transition(herald.CampaignRunning))
+	s.admin("POST /v1/campaigns/{id}/cancel", s.transition(herald.CampaignCancelled))
+	s.admin("GET /v1/campaigns/{id}/recipients", s.listRecipients)
+}
+
+// Handler returns the handler of every route, instrumented.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serve)
+}
+
+// Handle mounts h at pattern without admin authentication, for routes that
+// bring their own (the report webhook). It is instrumented like the rest.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+// HandleAdmin mounts h at pattern behind the admin bearer tokens.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.requireAdmin(h))
+}
+
+func (s *Server) admin(pattern string, h http.HandlerFunc) {
+	s.HandleAdmin(pattern, h)
+}
+
+// serve counts and times every request by the pattern that matched it.
+// ServeMux sets r.Pattern on the request it is given, so it is known after.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	elapsed := time.Since(start)
+	s.metrics.observe(route, sw.code(), elapsed)
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+		slog.String("method", r.Method), slog.String("route", route),
+		slog.Int("status", sw.code()), slog.Duration("duration", elapsed))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports whether the database answers; the cause of a failure goes
+// to the log, not to the unauthenticated caller.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "store not ready", slog.String("error", err.Error()))
+		s.writeError(w, r, errUnavailable)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// statusWriter remembers the status code for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps io.Copy fast through the wrapper.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// errUnauthorized and errUnavailable are the server's own refusals.
+var (
+	errUnauthorized = apiError(http.StatusUnauthorized, CodeUnauthorized, "a valid admin bearer token is required")
+	errUnavailable  = apiError(http.StatusServiceUnavailable, CodeUnavailable, "the database is not reachable")
+)
