@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -23,6 +24,7 @@ type sendConfig struct {
 	Workers      int
 	BatchSize    int
 	FallbackFrom string
+	LeaseTTL     time.Duration
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -33,6 +35,7 @@ func (c *sendConfig) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.Workers, "workers", 64, "provider requests in flight at once")
 	f.IntVar(&c.BatchSize, "batch-size", 1, "destinations per provider request (1..200)")
 	f.StringVar(&c.FallbackFrom, "fallback-from", "", "callback number for SMS/LMS fallback; empty sends AlimTalk only")
+	f.DurationVar(&c.LeaseTTL, "lease-ttl", 2*time.Minute, "how long a claim lives before another process may take over its rows (≥ 10s)")
 }
 
 // Validate names the setting at fault.
@@ -61,7 +64,7 @@ func newDispatcher(c sendConfig, store herald.Store, log *slog.Logger, reg prome
 	}
 	return dispatch.New(dispatch.Config{
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
-		FallbackFrom: c.FallbackFrom, Backlog: backlog,
+		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL,
 	}, store, client, log, reg)
 }
 
