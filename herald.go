@@ -69,6 +69,10 @@ type Store interface {
 	// whose lease ended before p.Now (their process died), whole batches at
 	// a time; p.CampaignID 0 means any campaign. Attempts are not counted.
 	ReclaimExpired(ctx context.Context, p ClaimParams) ([]Recipient, error)
+	// AcceptedWithoutReport pages, by id, through ACCEPTED recipients last
+	// updated before the given time: sends whose report is overdue, to be
+	// settled by a report inquiry.
+	AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]Recipient, error)
 	// GetMembers reads the members with the given ids; unknown ids are absent.
 	GetMembers(ctx context.Context, ids []string) (map[string]Member, error)
 	// RunningCampaigns lists running campaigns, without counts.

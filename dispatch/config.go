@@ -45,6 +45,12 @@ type Config struct {
 	// before one transaction records them.
 	FlushInterval time.Duration
 	FlushSize     int
+	// InquireAfter is how long an accepted send waits for its report before
+	// herald asks the provider (report inquiry), every InquiryInterval, at
+	// most InquiryRate calls per second.
+	InquireAfter    time.Duration
+	InquiryInterval time.Duration
+	InquiryRate     float64
 	// FallbackFrom is the SMS callback number; empty sends no fallback.
 	FallbackFrom string
 	// Backlog, when set, reports how full the report queue is (0..1);
@@ -72,6 +78,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.IdempotencyTTL, 24*time.Hour)
 	setDefault(&c.PollInterval, 200*time.Millisecond)
 	setDefault(&c.FlushInterval, 10*time.Millisecond)
+	inquiryDefaults(&c)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

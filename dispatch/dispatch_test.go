@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +66,11 @@ func (f *fakeProvider) Send(_ context.Context, b herald.SendBatch) []herald.Outc
 	return out
 }
 
-func (f *fakeProvider) Inquire(context.Context, string) ([]herald.Report, error) { return nil, nil }
+// Inquire answers a delivered report for every msgKey it issued.
+func (f *fakeProvider) Inquire(_ context.Context, msgKey string) ([]herald.Report, error) {
+	ref := strings.TrimPrefix(msgKey, "K-")
+	return []herald.Report{{MsgKey: msgKey, Ref: ref, ServiceType: "ALIMTALK", Code: herald.ReportDelivered, ReportType: "0", ReportTime: time.Now()}}, nil
+}
 
 func (f *fakeProvider) duplicates() []string {
 	f.mu.Lock()
@@ -374,5 +379,25 @@ func TestPauseResumeCancel(t *testing.T) {
 	}
 	if d := f.fake.duplicates(); len(d) != 0 {
 		t.Fatalf("duplicates: %v", d)
+	}
+}
+
+// TestInquirySettlesOverdueReports: no webhook ever comes, so accepted rows
+// are settled by asking the provider.
+func TestInquirySettlesOverdueReports(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 30, 100000, nil)
+	f.start(t, dispatch.Config{InquireAfter: time.Millisecond, InquiryInterval: 10 * time.Millisecond, InquiryRate: 10000})
+	deadline := time.After(30 * time.Second)
+	for {
+		c, _ := f.store.GetCampaign(t.Context(), f.camp.ID)
+		if c.Counts[herald.RecipientDelivered] == 30 {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("not settled by inquiry: %v", c.Counts)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -77,9 +77,10 @@ func (d *Dispatcher) Start(ctx context.Context) {
 			d.workers.Add(1)
 			go d.work()
 		}
-		d.loops.Add(2)
+		d.loops.Add(3)
 		go d.supervise(ctx)
 		go d.recoverLoop(ctx)
+		go d.inquireLoop(ctx)
 	})
 }
 

@@ -15,6 +15,7 @@ type metrics struct {
 	recovered  prometheus.Counter
 	recorded   prometheus.Counter
 	noFallback prometheus.Counter
+	inquired   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,11 +36,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Send results written to the database."}),
 		noFallback: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_no_fallback_total",
 			Help: "Messages sent without SMS/LMS fallback because the text cannot be encoded in EUC-KR or is too long."}),
+		inquired: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_inquired_reports_total",
+			Help: "Overdue reports found by report inquiry and applied."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -96,6 +96,16 @@ func (s *Store) ReclaimExpired(ctx context.Context, p herald.ClaimParams) ([]her
 	return collectRecipients(rows)
 }
 
+// AcceptedWithoutReport lists overdue accepted rows.
+func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]herald.Recipient, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+recipientColumns+` FROM recipients
+		WHERE state = 'ACCEPTED' AND updated_at < $1 AND id > $2 ORDER BY id LIMIT $3`, before, afterID, limit)
+	if err != nil {
+		return nil, translate(err, "accepted without report")
+	}
+	return collectRecipients(rows)
+}
+
 // ListRecipients pages through a campaign's recipients in id order.
 func (s *Store) ListRecipients(ctx context.Context, campaignID, afterID int64, limit int) ([]herald.Recipient, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+recipientColumns+` FROM recipients

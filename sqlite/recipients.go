@@ -109,6 +109,16 @@ func (s *Store) ReclaimExpired(ctx context.Context, p herald.ClaimParams) ([]her
 	return scanRecipients(rows)
 }
 
+// AcceptedWithoutReport lists overdue accepted rows.
+func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]herald.Recipient, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients
+		WHERE state = 'ACCEPTED' AND updated_at < ? AND id > ? ORDER BY id LIMIT ?`, ms(before), afterID, limit)
+	if err != nil {
+		return nil, translate(err, "accepted without report")
+	}
+	return scanRecipients(rows)
+}
+
 // ListRecipients pages through a campaign's recipients in id order.
 func (s *Store) ListRecipients(ctx context.Context, campaignID, afterID int64, limit int) ([]herald.Recipient, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients

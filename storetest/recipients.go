@@ -252,3 +252,22 @@ func testCountsAddUp(t *testing.T, s herald.Store) {
 		}
 	}
 }
+
+func testAcceptedWithoutReport(t *testing.T, s herald.Store) {
+	c := running(t, s, 4)
+	got := claim(t, s, c, "w", 4, epoch)
+	ups := make([]herald.RecipientUpdate, len(got))
+	for i, r := range got {
+		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: fmt.Sprint("K", i), At: epoch.Add(time.Duration(i) * time.Minute)}
+	}
+	ups[3].State = herald.RecipientFailed
+	must(0, s.RecordOutcomes(ctx(t), ups))(t)
+	overdue := must(s.AcceptedWithoutReport(ctx(t), epoch.Add(90*time.Second), 0, 10))(t)
+	if len(overdue) != 2 || overdue[0].MsgKey != "K0" || overdue[1].MsgKey != "K1" {
+		t.Fatalf("overdue = %+v, want K0 and K1", overdue)
+	}
+	next := must(s.AcceptedWithoutReport(ctx(t), epoch.Add(time.Hour), overdue[0].ID, 1))(t)
+	if len(next) != 1 || next[0].MsgKey != "K1" {
+		t.Fatalf("page after the first = %+v", next)
+	}
+}

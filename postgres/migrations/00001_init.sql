@@ -64,6 +64,7 @@ CREATE INDEX recipients_claimable ON recipients (campaign_id, id)
 CREATE INDEX recipients_sending ON recipients (lease_until) WHERE state = 'SENDING';
 CREATE INDEX recipients_campaign_state ON recipients (campaign_id, state);
 CREATE INDEX recipients_msg_key ON recipients (msg_key) WHERE msg_key IS NOT NULL;
+CREATE INDEX recipients_accepted ON recipients (id) WHERE state = 'ACCEPTED';
 
 -- +goose Down
 DROP TABLE recipients;
