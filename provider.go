@@ -28,7 +28,12 @@ type SendBatch struct {
 	// sent again, so that the provider drops the copy (A301).
 	IdempotencyKey string
 	IdempotencyTTL time.Duration
-	Destinations   []Destination
+	// ProviderRenders sends the template code and each destination's
+	// ReplaceWords (sendType "template") instead of one rendered text per
+	// request, so that personalised messages share one request. herald has
+	// rendered and checked every text before either way.
+	ProviderRenders bool
+	Destinations    []Destination
 }
 
 // Destination is one recipient with its fully rendered text.
@@ -37,6 +42,9 @@ type Destination struct {
 	// MessageID is herald's message id, sent as the destination's ref.
 	MessageID string
 	Text      string
+	// ReplaceWords are the values of the template's variables, for
+	// SendBatch.ProviderRenders.
+	ReplaceWords map[string]string
 	// FallbackKind is "SMS", "LMS" or "" for no fallback.
 	FallbackKind string
 	FallbackText string

@@ -30,7 +30,8 @@ postgres) psql "$pg" -qc "CREATE SCHEMA $schema"; db="${pg}&search_path=$schema"
 *) echo "engine: sqlite or postgres" >&2; exit 2 ;;
 esac
 
-"$tmp/herald" mock-provider --listen 127.0.0.1:18490 --key k --tps 1000000 --reports off --log-level warn &
+echo '[{"code": "CAP", "text": "#{name}님, 주문 #{order}번이 발송되었습니다."}]' >"$tmp/templates.json"
+"$tmp/herald" mock-provider --listen 127.0.0.1:18490 --key k --tps 1000000 --reports off --log-level warn --templates "$tmp/templates.json" &
 "$tmp/herald" serve --db "$db" --listen 127.0.0.1:18480 --admin-token "$token" --log-level warn \
 	--provider-url http://127.0.0.1:18490 --provider-key k --tps 0 --batch-size "$batch" --workers "$workers" &
 serve=$!
@@ -38,11 +39,11 @@ for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18480/readyz >/dev/null && b
 "$tmp/herald" members import "$tmp/members.csv" >/dev/null
 "$tmp/herald" templates add --code CAP --sender-key sk --text '#{name}님, 주문 #{order}번이 발송되었습니다.' >/dev/null
 start=$(date +%s.%N)
-id=$("$tmp/herald" campaigns create --name capacity --template CAP --all --tps 100000 --json | sed -E 's/.*"id": *([0-9]+).*/\1/')
+id=$("$tmp/herald" campaigns create --name capacity --template CAP --all --tps 100000 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 while :; do
-	left=$("$tmp/herald" campaigns show "$id" --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(c.get("PENDING",0)+c.get("SENDING",0)+c.get("RETRY_WAIT",0))')
-	[ "$left" = 0 ] && break
-	sleep 0.2
+	state=$("$tmp/herald" campaigns show "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+	[ "$state" = completed ] && break
+	sleep 0.5
 done
 end=$(date +%s.%N)
 dups=$(curl -s http://127.0.0.1:18490/mock/stats | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["duplicate_refs"], s["accepted"])')

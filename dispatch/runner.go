@@ -187,7 +187,8 @@ func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, memb
 	case m.Status != herald.MemberActive:
 		return reject(herald.RecipientSkipped, "WITHDRAWN", "member withdrew before the send")
 	}
-	msg, err := tpl.compiled.Render(template.MemberLookup(m, tpl.variables))
+	lookup := template.MemberLookup(m, tpl.variables)
+	msg, err := tpl.compiled.Render(lookup)
 	if err != nil {
 		return reject(herald.RecipientFailed, "RENDER", err.Error())
 	}
@@ -195,6 +196,12 @@ func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, memb
 		return reject(herald.RecipientFailed, "MISMATCH", fmt.Sprintf("rendered %s does not match the approved template", field))
 	}
 	out := rendered{msg: msg, dest: herald.Destination{To: m.Phone, MessageID: r.MessageID, Text: msg.Text}}
+	if d.providerRenders() {
+		out.dest.ReplaceWords = make(map[string]string, len(tpl.vars))
+		for _, name := range tpl.vars {
+			out.dest.ReplaceWords[name], _ = lookup(name)
+		}
+	}
 	if d.cfg.FallbackFrom != "" {
 		if fb, err := template.FallbackFor(msg.Text, msg.Title); err == nil {
 			out.dest.FallbackKind, out.dest.FallbackText, out.dest.FallbackFrom = fb.Kind, fb.Text, d.cfg.FallbackFrom
@@ -227,7 +234,7 @@ func (d *Dispatcher) appendDestination(jobs []*job, tpl *campaignTemplate, run *
 		batch: herald.SendBatch{
 			SenderKey: d.senderKey(tpl), TemplateCode: tpl.raw.Code, Title: x.msg.Title, Buttons: x.msg.Buttons,
 			Ref: fmt.Sprintf("c%d", r.CampaignID), IdempotencyTTL: d.cfg.IdempotencyTTL,
-			Destinations: []herald.Destination{x.dest},
+			ProviderRenders: d.providerRenders(), Destinations: []herald.Destination{x.dest},
 		},
 	})
 }
@@ -259,6 +266,14 @@ func (d *Dispatcher) markBatches(ctx context.Context, jobs []*job) []*job {
 	return jobs
 }
 
+// providerRenders says whether requests carry the template's variables
+// (sendType "template") rather than one text each: with batches of several
+// recipients, personalised texts could not otherwise share a request. The
+// fallback leg needs a text per request, so it turns this off.
+func (d *Dispatcher) providerRenders() bool {
+	return d.cfg.BatchSize > 1 && d.cfg.FallbackFrom == ""
+}
+
 func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
 	if d.cfg.SenderKey != "" {
 		return d.cfg.SenderKey
@@ -270,6 +285,7 @@ func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
 type campaignTemplate struct {
 	raw       herald.Template
 	compiled  *template.Compiled
+	vars      []string
 	variables map[string]string
 }
 
@@ -298,7 +314,7 @@ func (c *templateCache) get(ctx context.Context, campaignID int64) (*campaignTem
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", raw.Code, err)
 	}
-	t := &campaignTemplate{raw: raw, compiled: compiled, variables: camp.Variables}
+	t := &campaignTemplate{raw: raw, compiled: compiled, vars: compiled.Vars(), variables: camp.Variables}
 	c.byID[campaignID] = t
 	return t, nil
 }

@@ -28,6 +28,14 @@ func (c *Client) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome 
 		fill(out, refused(herald.RefusedPermanent, CodeTooMany, "more than 200 destinations in one batch"))
 		return out
 	}
+	if b.ProviderRenders {
+		all := make([]int, len(b.Destinations))
+		for i := range all {
+			all[i] = i
+		}
+		c.sendGroup(ctx, b, all, groupIdempotencyKey(b, nil), out)
+		return out
+	}
 	groups := groupDestinations(b.Destinations)
 	if len(groups) == 1 {
 		c.sendGroup(ctx, b, groups[0], groupIdempotencyKey(b, groups[0]), out)
@@ -80,6 +88,9 @@ func groupIdempotencyKey(b herald.SendBatch, idx []int) string {
 	if b.IdempotencyKey == "" {
 		return ""
 	}
+	if b.ProviderRenders {
+		return b.IdempotencyKey + ":t" // one request whatever the texts
+	}
 	d := b.Destinations[idx[0]]
 	h := fnv.New64a()
 	for _, part := range []string{d.Text, d.FallbackKind, d.FallbackText, d.FallbackFrom} {
@@ -122,6 +133,9 @@ func buildRequest(b herald.SendBatch, idx []int, key string) (SendRequest, error
 	for j, i := range idx {
 		d := b.Destinations[i]
 		req.Destinations[j] = Destination{To: d.To, Ref: d.MessageID}
+		if b.ProviderRenders {
+			req.Destinations[j].ReplaceWords = d.ReplaceWords
+		}
 	}
 	if key != "" {
 		ttl := ttlSeconds(b.IdempotencyTTL)
@@ -144,6 +158,9 @@ func messageFlow(b herald.SendBatch, d herald.Destination) ([]FlowItem, error) {
 	alim := &AlimtalkItem{
 		SenderKey: b.SenderKey, TemplateCode: b.TemplateCode, MsgType: "AT",
 		Text: d.Text, Title: b.Title,
+	}
+	if b.ProviderRenders {
+		alim.SendType, alim.MsgType, alim.Text = "template", "", ""
 	}
 	if len(b.Buttons) > 0 {
 		alim.Attachment = &Attachment{Button: ButtonsToWire(b.Buttons)}
