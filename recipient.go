@@ -55,14 +55,14 @@ type Recipient struct {
 	NextAttempt time.Time      `json:"nextAttemptAt,omitempty"`
 	// BatchKey is the idempotency key of the request the row went out in,
 	// written before sending; SentAt is when.
-	BatchKey    string         `json:"batchKey,omitempty"`
-	SentAt      time.Time      `json:"sentAt,omitempty"`
-	MsgKey      string         `json:"msgKey,omitempty"`
-	ResultCode  string         `json:"resultCode,omitempty"`
-	ResultText  string         `json:"resultText,omitempty"`
-	Channel     string         `json:"channel,omitempty"`
-	CreatedAt   time.Time      `json:"createdAt"`
-	UpdatedAt   time.Time      `json:"updatedAt"`
+	BatchKey   string    `json:"batchKey,omitempty"`
+	SentAt     time.Time `json:"sentAt,omitempty"`
+	MsgKey     string    `json:"msgKey,omitempty"`
+	ResultCode string    `json:"resultCode,omitempty"`
+	ResultText string    `json:"resultText,omitempty"`
+	Channel    string    `json:"channel,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
 // RecipientUpdate is the recorded result of one send attempt. It applies only

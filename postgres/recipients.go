@@ -26,7 +26,7 @@ func (s *Store) ClaimRecipients(ctx context.Context, p herald.ClaimParams) ([]he
 		UPDATE recipients r SET state = 'SENDING', lease_owner = $4, lease_until = $5, attempts = r.attempts + 1,
 			batch_key = NULL, sent_at = NULL, message_id = COALESCE(r.message_id, 'h' || r.campaign_id || '-' || r.id), updated_at = $2
 		FROM picked WHERE r.id = picked.id
-		RETURNING r.`+recipientColumns /* only id is ambiguous with picked.id */,
+		RETURNING r.`+recipientColumns, /* only id is ambiguous with picked.id */
 		p.CampaignID, p.Now, p.Limit, p.Owner, p.LeaseUntil)
 	if err != nil {
 		return nil, translate(err, "claim recipients")
