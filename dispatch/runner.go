@@ -57,16 +57,34 @@ func (r *campaignRun) throttle(reason string) {
 // claimSize is about a fifth of a second of sending: enough to keep the
 // pipeline fed, small enough that little sits claimed but idle.
 func (d *Dispatcher) claimSize(tps int) int {
-	n := max(d.cfg.BatchSize, min(tps/5, 1000))
+	n := max(d.cfg.BatchSize, min(tps, MaxClaimRate)/5)
 	return (n + d.cfg.BatchSize - 1) / d.cfg.BatchSize * d.cfg.BatchSize
 }
 
-// runCampaign claims, prepares, paces and hands batches to the workers until
-// the campaign completes or its run is stopped.
+// runCampaign claims and prepares in one goroutine while this one paces
+// and hands batches to the workers, so the rate does not pause while the
+// next rows are claimed. At most about two claims are held unsent.
 func (d *Dispatcher) runCampaign(run *campaignRun) {
 	defer close(run.done)
-	ctx := run.ctx
 	d.log.Info("campaign running", "campaign", run.campaign.ID, "tps", run.campaign.TPS)
+	ready := make(chan *job, d.claimSize(run.campaign.TPS)/d.cfg.BatchSize)
+	go d.produce(run, ready)
+	var unsent []*job
+	for j := range ready {
+		if run.ctx.Err() != nil || d.handOut(run, j) != nil {
+			unsent = append(unsent, j)
+		}
+	}
+	d.release(unsent)
+}
+
+// MaxClaimRate caps the rate used to size claims (1,000 rows at most).
+const MaxClaimRate = 5000
+
+// produce claims and prepares until the campaign completes or the run stops.
+func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
+	defer close(ready)
+	ctx := run.ctx
 	for ctx.Err() == nil {
 		d.slowForReports(run)
 		now := d.cfg.Now()
@@ -86,26 +104,24 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
-		jobs := d.prepare(ctx, run.tpl, run, rows)
-		d.handOut(ctx, run, jobs)
+		for _, j := range d.prepare(ctx, run.tpl, run, rows) {
+			ready <- j // blocks while the pacer is behind; the consumer drains it on stop
+		}
 	}
 }
 
-// handOut paces each job and gives it to a free worker; when every worker
-// is busy it waits (nothing is rejected). Jobs not handed out when the run
-// stops are released: they were provably never sent.
-func (d *Dispatcher) handOut(ctx context.Context, run *campaignRun, jobs []*job) {
-	for i, j := range jobs {
-		if err := run.wait(ctx, len(j.rows)); err != nil {
-			d.release(jobs[i:])
-			return
-		}
-		select {
-		case d.jobs <- j:
-		case <-ctx.Done():
-			d.release(jobs[i:])
-			return
-		}
+// handOut paces one job and gives it to a free worker; when every worker is
+// busy it waits (nothing is rejected). An error means the run stopped first
+// and the job was never sent.
+func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
+	if err := run.wait(run.ctx, len(j.rows)); err != nil {
+		return err
+	}
+	select {
+	case d.jobs <- j:
+		return nil
+	case <-run.ctx.Done():
+		return run.ctx.Err()
 	}
 }
 
