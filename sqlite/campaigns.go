@@ -45,21 +45,9 @@ func (s *Store) GetCampaign(ctx context.Context, id int64) (herald.Campaign, err
 
 // ListCampaigns lists campaigns, newest first, with their counts.
 func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
+	out, err := s.queryCampaigns(ctx, "list campaigns", `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
 	if err != nil {
-		return nil, translate(err, "list campaigns")
-	}
-	defer rows.Close()
-	out := []herald.Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "list campaigns")
+		return nil, err
 	}
 	counts, err := s.counts(ctx, 0)
 	if err != nil {
@@ -242,9 +230,13 @@ func audienceFilter(a herald.Audience) (string, []any) {
 
 // RunningCampaigns lists running campaigns without counting recipients.
 func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE state = 'running' ORDER BY id`)
+	return s.queryCampaigns(ctx, "running campaigns", `SELECT `+campaignColumns+` FROM campaigns WHERE state = 'running' ORDER BY id`)
+}
+
+func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]herald.Campaign, error) {
+	rows, err := s.r.QueryContext(ctx, query)
 	if err != nil {
-		return nil, translate(err, "running campaigns")
+		return nil, translate(err, what)
 	}
 	defer rows.Close()
 	out := []herald.Campaign{}
@@ -255,7 +247,7 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error)
 		}
 		out = append(out, c)
 	}
-	return out, translate(rows.Err(), "running campaigns")
+	return out, translate(rows.Err(), what)
 }
 
 // CompleteCampaign completes a running campaign with nothing left to send.
