@@ -73,6 +73,8 @@ type Store interface {
 	// updated before the given time: sends whose report is overdue, to be
 	// settled by a report inquiry.
 	AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]Recipient, error)
+	// HasMemberAttribute reports whether any member has the attribute.
+	HasMemberAttribute(ctx context.Context, key string) (bool, error)
 	// GetMembers reads the members with the given ids; unknown ids are absent.
 	GetMembers(ctx context.Context, ids []string) (map[string]Member, error)
 	// RunningCampaigns lists running campaigns, without counts.

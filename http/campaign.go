@@ -128,14 +128,6 @@ func (s *Server) newCampaign(ctx context.Context, req campaignRequest) (herald.C
 	return c, nil
 }
 
-// AttributeChecker is implemented by stores that can tell whether any member
-// has an attribute. With it, a campaign whose template needs a variable that
-// neither the campaign, nor a member field, nor any member provides is
-// refused at creation; without it such a variable is left to send time.
-type AttributeChecker interface {
-	HasMemberAttribute(ctx context.Context, key string) (bool, error)
-}
-
 // checkRenderable requires an approved, valid template and a source for
 // each of its variables: a campaign constant, a member field, an attribute
 // the audience filter fixes, or (known only per member) another attribute.
@@ -151,12 +143,11 @@ func (s *Server) checkRenderable(ctx context.Context, t herald.Template, c heral
 	// of this audience has. The values are placeholders: only presence counts.
 	sample := herald.Member{ID: "-", Phone: "-", Name: "-", Attributes: c.Audience.Attributes}
 	lookup := template.MemberLookup(sample, c.Variables)
-	ac, _ := s.store.(AttributeChecker)
 	for _, name := range compiled.Vars() {
-		if _, ok := lookup(name); ok || ac == nil {
+		if _, ok := lookup(name); ok {
 			continue
 		}
-		has, err := ac.HasMemberAttribute(ctx, name)
+		has, err := s.store.HasMemberAttribute(ctx, name)
 		if err != nil {
 			return fmt.Errorf("check attribute %q: %w", name, err)
 		}

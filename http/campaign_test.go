@@ -68,6 +68,7 @@ func TestCampaignCreateRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.addTemplate(welcome)
+	e.addMembers(1) // someone has the coupon attribute
 	draft := welcome
 	draft.Code, draft.Status = "DRAFT_1", herald.TemplateDraft
 	e.addTemplate(draft)
@@ -118,7 +119,7 @@ func TestCampaignCreateRefusals(t *testing.T) {
 }
 
 // attrStore answers HasMemberAttribute from a fixed set, standing in for a
-// store that implements heraldhttp.AttributeChecker.
+// store whose HasMemberAttribute answers from a fixed set.
 type attrStore struct {
 	*sqlite.Store
 	keys map[string]bool
@@ -144,8 +145,15 @@ func TestCampaignVariablesMustHaveASource(t *testing.T) {
 	// An attribute the audience filter fixes counts as provided.
 	create(nil, map[string]any{"attributes": map[string]string{"shop": "seoul"}}).want(t, 201, nil)
 
-	// Without an AttributeChecker, an unknown variable is left to send time.
+	// On the real store: refused until some member has the attribute; then
+	// members without it fail at send time with the reason.
 	plain := newEnvWith(t, base.store, base.store)
+	plain.json("POST", "/v1/campaigns", map[string]any{"name": "n", "templateCode": "WELCOME_1",
+		"audience": all, "tps": 10}).wantError(t, 400, "invalid", "variables.shop")
+	if _, err := base.store.UpsertMembers(t.Context(), []herald.Member{{ID: "m1", Phone: "01012345678", Status: herald.MemberActive,
+		Attributes: map[string]string{"shop": "seoul", "coupon": "C1"}, UpdatedAt: testNow}}); err != nil {
+		t.Fatal(err)
+	}
 	plain.json("POST", "/v1/campaigns", map[string]any{"name": "n", "templateCode": "WELCOME_1",
 		"audience": all, "tps": 10}).want(t, 201, nil)
 }

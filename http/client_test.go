@@ -87,6 +87,7 @@ func TestClientMapsErrorsToTheDomain(t *testing.T) {
 	if _, err := c.CreateTemplate(ctx, welcome); err != nil {
 		t.Fatal(err)
 	}
+	e.addMembers(1) // someone has the coupon attribute
 
 	_, err := c.GetMember(ctx, "nobody")
 	if !errors.Is(err, herald.ErrNotFound) || errors.Is(err, herald.ErrConflict) {
@@ -107,7 +108,8 @@ func TestClientMapsErrorsToTheDomain(t *testing.T) {
 	if !errors.As(err, &inv) || inv.Field != "templateCode" {
 		t.Errorf("unknown template: %v", err)
 	}
-	camp, err := c.CreateCampaign(ctx, herald.Campaign{Name: "c", TemplateCode: welcome.Code, Audience: herald.Audience{All: true}, TPS: 1})
+	camp, err := c.CreateCampaign(ctx, herald.Campaign{Name: "c", TemplateCode: welcome.Code, Audience: herald.Audience{All: true}, TPS: 1,
+		Variables: map[string]string{"shop": "herald"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,3 +91,11 @@ func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald
 	})
 	return out, translate(err, "get members")
 }
+
+// HasMemberAttribute reports whether any member has the attribute, so that a
+// campaign needing it can be refused at creation when none does.
+func (s *Store) HasMemberAttribute(ctx context.Context, key string) (bool, error) {
+	var has bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE attributes ? $1)`, key).Scan(&has)
+	return has, translate(err, "member attribute")
+}

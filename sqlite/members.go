@@ -123,3 +123,11 @@ func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald
 	}
 	return out, translate(rows.Err(), "get members")
 }
+
+// HasMemberAttribute reports whether any member has the attribute, so that a
+// campaign needing it can be refused at creation when none does.
+func (s *Store) HasMemberAttribute(ctx context.Context, key string) (bool, error) {
+	var has bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members, json_each(members.attributes) WHERE json_each.key = ?)`, key).Scan(&has)
+	return has, translate(err, "member attribute")
+}

@@ -71,6 +71,12 @@ func testTemplates(t *testing.T, s herald.Store) {
 
 func testGetMembers(t *testing.T, s herald.Store) {
 	seedMembers(t, s, 3, func(int) map[string]string { return map[string]string{"k": "v"} })
+	if has := must(s.HasMemberAttribute(ctx(t), "k"))(t); !has {
+		t.Fatal("attribute k not found")
+	}
+	if has := must(s.HasMemberAttribute(ctx(t), "v"))(t); has {
+		t.Fatal("a value was taken for an attribute")
+	}
 	got := must(s.GetMembers(ctx(t), []string{"m00000", "m00002", "nobody"}))(t)
 	if len(got) != 2 || got["m00002"].Attributes["k"] != "v" || got["m00000"].Phone != "01000000000" {
 		t.Fatalf("GetMembers = %+v", got)
