@@ -36,7 +36,9 @@ func Run(t *testing.T, newStore NewStore) {
 		"Release":                testRelease,
 		"CompleteCampaign":       testCompleteCampaign,
 		"GetMembers":             testGetMembers,
+		"AcceptedWithoutReport":  testAcceptedWithoutReport,
 		"CountsAddUpUnderWrites": testCountsAddUp,
+		"Reports":                func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/mockprovider"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -135,7 +136,7 @@ func (d *demo) run(ctx context.Context, progress io.Writer) (verdict, error) {
 		defer stopMock()
 	}
 	reg := heraldhttp.NewRegistry()
-	stopAPI, err := d.startAPI(ctx, ln, reg)
+	stopAPI, backlog, err := d.startAPI(ctx, ln, reg)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -144,7 +145,7 @@ func (d *demo) run(ctx context.Context, progress io.Writer) (verdict, error) {
 	if err != nil {
 		return verdict{}, err
 	}
-	dispatcher, err := newDispatcher(d.cfg.Send, d.store, d.log, reg, nil)
+	dispatcher, err := newDispatcher(d.cfg.Send, d.store, d.log, reg, backlog)
 	if err != nil {
 		return verdict{}, err
 	}
@@ -200,8 +201,8 @@ func (d *demo) startMock(ctx context.Context) (func(), error) {
 func demoTemplate() herald.Template {
 	return herald.Template{
 		Code: "DEMO_SHIPPED", SenderKey: "demo-sender-key", Status: herald.TemplateApproved, CreatedAt: time.Now().UTC(),
-		Title: "배송 시작",
-		Text:  "#{name}님, 주문하신 상품이 발송되었습니다.\n주문번호: #{order}\n도착 예정일: #{eta}\n\n배송 조회는 아래 버튼을 눌러 주세요.",
+		Title:   "배송 시작",
+		Text:    "#{name}님, 주문하신 상품이 발송되었습니다.\n주문번호: #{order}\n도착 예정일: #{eta}\n\n배송 조회는 아래 버튼을 눌러 주세요.",
 		Buttons: []herald.Button{{Type: "WL", Name: "배송 조회", URLMobile: "https://example.com/track/#{order}"}},
 	}
 }
@@ -257,13 +258,20 @@ func printJSON(w io.Writer, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// startAPI serves herald's HTTP API (admin, reports, metrics) on ln.
-func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Registry) (func(), error) {
+// startAPI serves herald's HTTP API (admin, report webhook, metrics) on ln
+// and returns how to stop it and how full the report queue is.
+func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Registry) (func(), func() float64, error) {
 	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{
 		Store: d.store, AdminTokens: []string{randomHex(16)}, Logger: d.log, Registry: reg,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	reports := reportConfig{Secret: d.cfg.ReportSecret, BatchSize: ingest.DefaultBatchSize, FlushInterval: ingest.DefaultFlushInterval,
+		QueueSize: ingest.DefaultQueueSize, Committers: ingest.DefaultCommitters}
+	stopReports, backlog, err := startReports(ctx, reports, d.store, d.log, reg, api)
+	if err != nil {
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
@@ -271,5 +279,6 @@ func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Re
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-	}, nil
+		stopReports(sctx)
+	}, backlog, nil
 }

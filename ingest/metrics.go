@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// Reasons of herald_reports_refused_total besides the error codes of the
+// JSON answers (invalid, too_large, unsupported_media_type).
+const (
+	reasonUnauthorized = "unauthorized"
+	reasonStopping     = "stopping"
+	reasonStoreError   = "store_error"
+	reasonTimeout      = "timeout"
+)
+
+type metrics struct {
+	received       prometheus.Counter
+	shed           prometheus.Counter
+	refused        *prometheus.CounterVec
+	committed      *prometheus.CounterVec
+	lateMatched    prometheus.Counter
+	commitErrors   prometheus.Counter
+	batchSize      prometheus.Histogram
+	commitDuration prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
+	m := &metrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_received_total",
+			Help: "Valid reports queued for commit.",
+		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_shed_total",
+			Help: "Reports refused with 429 because the queue was full.",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_reports_refused_total",
+			Help: "Report requests refused, by reason (unauthorized, invalid, too_large, unsupported_media_type, stopping, store_error, timeout).",
+		}, []string{"reason"}),
+		committed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_reports_committed_total",
+			Help: "Reports stored, by result: matched (moved a recipient), unmatched (kept for later), unchanged (duplicate or outranked).",
+		}, []string{"result"}),
+		lateMatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_late_matched_total",
+			Help: "Unmatched reports matched later by the sweep.",
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_report_commit_errors_total",
+			Help: "Report batches whose transaction failed (their requests got 503).",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "herald_report_batch_size",
+			Help:    "Reports per committed batch.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000},
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "herald_report_commit_duration_seconds",
+			Help:    "Duration of one report batch transaction.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}),
+	}
+	cs := []prometheus.Collector{m.received, m.shed, m.refused, m.committed, m.lateMatched, m.commitErrors,
+		m.batchSize, m.commitDuration,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_report_queue_depth",
+			Help: "Reports waiting for a committer.",
+		}, func() float64 { return float64(in.QueueDepth()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_report_queue_capacity",
+			Help: "Bound of the report queue; beyond it requests get 429.",
+		}, func() float64 { return float64(in.QueueCapacity()) }),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) refuse(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+func (m *metrics) count(r herald.ReportResult) {
+	m.committed.WithLabelValues("matched").Add(float64(r.Matched))
+	m.committed.WithLabelValues("unmatched").Add(float64(r.Unmatched))
+	m.committed.WithLabelValues("unchanged").Add(float64(r.Unchanged))
+}
