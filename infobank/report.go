@@ -132,7 +132,10 @@ func ReportFromBody(b ReportBody) (herald.Report, error) {
 	if err != nil {
 		return herald.Report{}, herald.Invalid("reportTime", "%q is not a time like %s", b.ReportTime, TimeLayout)
 	}
-	sent, _ := ParseTime(b.SendTime)
+	var sent time.Time
+	if b.SendTime != "" {
+		sent, _ = ParseTime(b.SendTime) // optional: a bad one is dropped, not refused
+	}
 	return herald.Report{
 		MsgKey: b.MsgKey, Ref: b.Ref, ServiceType: b.ServiceType, MsgType: b.MsgType,
 		SendTime: sent, ReportTime: at, ReportType: b.ReportType,

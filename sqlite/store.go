@@ -60,7 +60,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 func dsn(path string, writer bool) string {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+	// synchronous FULL: a commit survives power loss, not only a crash of
+	// herald. The batch keys written before each send depend on it; with
+	// batched writes it costs one fsync per batch.
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	if writer {
