@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newMigrateCmd(),
 		newMockProviderCmd(),
+		newLoadtestCmd(),
 		newMembersCmd(),
 		newTemplatesCmd(),
 		newCampaignsCmd(),
