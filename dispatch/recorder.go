@@ -3,15 +3,16 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
 // recorder writes send results in batches: one transaction per flush, not
-// per message. A failed flush is retried; results are never dropped (the
-// rows stay SENDING under lease until written, so a crash leaves them to
-// recovery, which resends with the same idempotency key).
+// per message. A failed flush is retried until it succeeds, or, once the
+// dispatcher is stopping, for at most closeGrace: unwritten rows stay
+// SENDING with their key, and recovery settles them under the same key.
 type recorder struct {
 	store    herald.Store
 	in       chan herald.RecipientUpdate
@@ -20,7 +21,11 @@ type recorder struct {
 	log      *slog.Logger
 	done     chan struct{}
 	onFlush  func(n int)
+	closedAt atomic.Pointer[time.Time]
 }
+
+// closeGrace bounds how long a stopping recorder retries a failing flush.
+const closeGrace = 30 * time.Second
 
 func newRecorder(store herald.Store, size int, interval time.Duration, log *slog.Logger) *recorder {
 	return &recorder{
@@ -70,6 +75,10 @@ func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdat
 			break
 		}
 		r.log.Error("record outcomes", "component", "recorder", "batch", len(batch), "attempt", attempt, "err", err)
+		if at := r.closedAt.Load(); at != nil && time.Since(*at) > closeGrace {
+			r.log.Error("giving up on results while stopping; recovery settles those rows", "component", "recorder", "batch", len(batch))
+			break
+		}
 		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second))
 	}
 	if r.onFlush != nil {
@@ -80,6 +89,8 @@ func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdat
 
 // close stops intake and waits for the last flush.
 func (r *recorder) close() {
+	now := time.Now()
+	r.closedAt.Store(&now)
 	close(r.in)
 	<-r.done
 }
