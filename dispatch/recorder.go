@@ -72,19 +72,18 @@ func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdat
 		err := r.store.RecordOutcomes(ctx, batch)
 		cancel()
 		if err == nil {
-			break
+			if r.onFlush != nil {
+				r.onFlush(len(batch))
+			}
+			return batch[:0]
 		}
 		r.log.Error("record outcomes", "component", "recorder", "batch", len(batch), "attempt", attempt, "err", err)
 		if at := r.closedAt.Load(); at != nil && time.Since(*at) > closeGrace {
 			r.log.Error("giving up on results while stopping; recovery settles those rows", "component", "recorder", "batch", len(batch))
-			break
+			return batch[:0]
 		}
 		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second))
 	}
-	if r.onFlush != nil {
-		r.onFlush(len(batch))
-	}
-	return batch[:0]
 }
 
 // close stops intake and waits for the last flush.
