@@ -283,11 +283,10 @@ func machineBusy() (busy, total int64) {
 // the load generator costs less of the two cores than the server it
 // measures. One per goroutine; it is not safe for concurrent use.
 type rawClient struct {
-	conn        net.Conn
-	r           *bufio.Reader
-	buf         []byte
-	ts, sig     string
-	contentType string
+	conn    net.Conn
+	r       *bufio.Reader
+	buf     []byte
+	ts, sig string
 }
 
 func dialRaw(addr string) (*rawClient, error) {
