@@ -26,6 +26,7 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignsCreateCmd(),
 		newCampaignsListCmd(),
 		newCampaignsShowCmd(),
+		newCampaignsWatchCmd(),
 		newCampaignsUpdateCmd(),
 		newCampaignActionCmd("pause", "Pause a campaign; resume continues where it stopped", (*heraldhttp.Client).PauseCampaign),
 		newCampaignActionCmd("resume", "Resume a paused campaign", (*heraldhttp.Client).ResumeCampaign),

@@ -49,7 +49,7 @@ func (d *demo) watch(ctx context.Context, camp herald.Campaign, out io.Writer) (
 		if err != nil {
 			return c, err
 		}
-		sent := c.Total - c.Counts[herald.RecipientPending] - c.Counts[herald.RecipientSending] - c.Counts[herald.RecipientRetryWait]
+		sent := sentCount(c)
 		bar.draw(sent, c.Total, c.Counts[herald.RecipientAccepted])
 		if !withdrawn && c.State == herald.CampaignRunning && sent*10 >= c.Total*3 {
 			if err := d.withdrawSome(ctx); err != nil {
