@@ -70,7 +70,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Workers, 64)
 	setDefault(&c.BatchSize, 1)
 	setDefault(&c.MaxAttempts, 5)
-	setDefault(&c.InDoubtResends, 3)
+	setDefault(&c.InDoubtResends, 5)
 	setDefault(&c.FlushSize, 500)
 	setDefault(&c.LeaseTTL, 2*time.Minute)
 	setDefault(&c.RetryBase, time.Second)

@@ -22,12 +22,16 @@ const (
 
 // classifySend turns one exchange into an outcome per destination:
 //
-//   - a transport error before the request could have arrived, 429, 503 and
-//     408 are refusals the caller may retry: the provider did not accept;
+//   - a transport error before the request could have arrived, 429 (the
+//     provider refuses the whole request: nothing in it accepted) and 408
+//     are refusals the caller may retry with a new request;
 //   - 401/403, other 4xx and 3xx are permanent refusals (401 means a bad
 //     API key: permanent for this attempt, an operator must fix it);
 //   - a transport error after the request may have arrived (timeout,
-//     connection reset), other 5xx, and an unreadable 2xx are in doubt;
+//     connection reset), every 5xx — 503 included: PROVIDER.md §1 makes any
+//     5xx after the write in doubt, and a 503 cannot prove it came before
+//     acceptance — and an unreadable 2xx are in doubt: only a resend under
+//     the same idempotency key may settle them;
 //   - a 2xx is decided per destination by its code.
 func classifySend(x exchange, dests []Destination) []herald.Outcome {
 	n := len(dests)
@@ -46,7 +50,7 @@ func classifySend(x exchange, dests []Destination) []herald.Outcome {
 			return repeat(n, malformed(s))
 		}
 		return perDestination(*resp.Data, dests)
-	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable || s == http.StatusRequestTimeout:
+	case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout:
 		return repeat(n, statusOutcome(herald.RefusedRetryable, resp, s))
 	case s == http.StatusBadRequest && resp.Data != nil && resp.Data.Code == CodeDuplicate:
 		// The whole request was a copy of one accepted earlier.

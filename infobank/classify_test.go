@@ -27,7 +27,7 @@ func TestClassifySend(t *testing.T) {
 		{"malformed 200", exchange{status: 200, body: []byte("{")}, [2]herald.OutcomeKind{herald.InDoubt, herald.InDoubt}, OutcomeMalformed},
 		{"body cut", exchange{status: 200, body: []byte(ok), bodyErr: errors.New("reset")}, [2]herald.OutcomeKind{herald.InDoubt, herald.InDoubt}, OutcomeMalformed},
 		{"429", exchange{status: 429, body: []byte(`{"data":{"code":"A020"}}`)}, [2]herald.OutcomeKind{herald.RefusedRetryable, herald.RefusedRetryable}, "A020"},
-		{"503 no body", exchange{status: 503}, [2]herald.OutcomeKind{herald.RefusedRetryable, herald.RefusedRetryable}, "HTTP_503"},
+		{"503 no body", exchange{status: 503}, [2]herald.OutcomeKind{herald.InDoubt, herald.InDoubt}, "HTTP_503"},
 		{"500", exchange{status: 500, body: []byte(`{"data":{"code":"A910"}}`)}, [2]herald.OutcomeKind{herald.InDoubt, herald.InDoubt}, "A910"},
 		{"502 proxy", exchange{status: 502, body: []byte(`<html>`)}, [2]herald.OutcomeKind{herald.InDoubt, herald.InDoubt}, "HTTP_502"},
 		{"401", exchange{status: 401, body: []byte(`{"common":{"authCode":"A401"}}`)}, [2]herald.OutcomeKind{herald.RefusedPermanent, herald.RefusedPermanent}, "A401"},

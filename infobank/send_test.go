@@ -49,7 +49,7 @@ func TestSendWireShape(t *testing.T) {
 		},
 	}
 	out := c.Send(t.Context(), b)
-	if len(out) != 3 || out[2].Kind != herald.RefusedRetryable {
+	if len(out) != 3 || out[2].Kind != herald.InDoubt {
 		t.Fatalf("outcomes = %+v", out)
 	}
 	sort.Slice(reqs, func(i, j int) bool { return len(reqs[i].Destinations) > len(reqs[j].Destinations) })

@@ -63,12 +63,29 @@ func TestSendRateLimited(t *testing.T) {
 	}
 }
 
-func TestSendRefusedBeforeAcceptance(t *testing.T) {
+// A 503 cannot prove it came before acceptance, so the client calls it in
+// doubt; the mock's refuse-before took nothing, so a resend under the same
+// key is simply accepted: nothing lost, nothing twice.
+func TestSend503IsInDoubtAndSafeToResend(t *testing.T) {
 	t.Parallel()
 	m := startMock(t, func(c *mockprovider.Config) { c.RefuseRate = 1 })
-	assertKinds(t, newClient(t, m.url).Send(t.Context(), keyed(2, 0, "k")), herald.RefusedRetryable, infobank.CodeBusy)
+	c := newClient(t, m.url)
+	assertKinds(t, c.Send(t.Context(), keyed(2, 0, "k")), herald.InDoubt, infobank.CodeBusy)
 	if st := m.Stats(); st.Accepted != 0 || st.RefusedOther != 2 {
 		t.Errorf("stats = %+v", st)
+	}
+
+	// Half the requests refused: resending the same batch under the same key
+	// until it is taken delivers each recipient exactly once.
+	m = startMock(t, func(c *mockprovider.Config) { c.RefuseRate, c.Seed = 0.5, 3 })
+	c = newClient(t, m.url)
+	for range 50 {
+		if out := c.Send(t.Context(), keyed(2, 0, "k")); out[0].Kind == herald.Accepted {
+			break
+		}
+	}
+	if st := m.Stats(); st.Accepted != 2 || st.DuplicateRefs != 0 || st.RefusedOther == 0 {
+		t.Errorf("after resends under one key: %+v", st)
 	}
 }
 

@@ -29,7 +29,7 @@ func TestStopReleasesHungAnswers(t *testing.T) {
 		t.Fatal("Stop did not release the hung answer")
 	}
 	out := c.Send(t.Context(), batch(1, 1, "x"))
-	if out[0].Kind != herald.RefusedRetryable || out[0].Code != infobank.CodeBusy {
+	if out[0].Kind != herald.InDoubt || out[0].Code != infobank.CodeBusy { // a 503: the client cannot tell it took nothing
 		t.Errorf("send after stop = %+v", out[0])
 	}
 	stop(t, m.Server) // a second Stop is harmless
