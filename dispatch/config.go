@@ -78,7 +78,13 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.IdempotencyTTL, 24*time.Hour)
 	setDefault(&c.PollInterval, 200*time.Millisecond)
 	setDefault(&c.FlushInterval, 10*time.Millisecond)
-	inquiryDefaults(&c)
+	// A report normally follows its send within seconds; the provider
+	// allows about 5 inquiry calls per second, herald uses 2.
+	setDefault(&c.InquireAfter, 2*time.Minute)
+	setDefault(&c.InquiryInterval, 10*time.Second)
+	if c.InquiryRate == 0 {
+		c.InquiryRate = 2
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/time/rate"
 
@@ -55,14 +54,4 @@ func (d *Dispatcher) inquire(ctx context.Context, limiter *rate.Limiter, rows []
 	}
 	d.metrics.inquired.Add(float64(res.Matched))
 	d.log.Info("settled overdue sends by inquiry", "reports", len(found), "matched", res.Matched)
-}
-
-// inquiryDefaults: a report normally follows its send within seconds; the
-// provider allows about 5 inquiry calls per second, herald uses 2.
-func inquiryDefaults(c *Config) {
-	setDefault(&c.InquireAfter, 2*time.Minute)
-	setDefault(&c.InquiryInterval, 10*time.Second)
-	if c.InquiryRate == 0 {
-		c.InquiryRate = 2
-	}
 }

@@ -168,11 +168,7 @@ func (d *Dispatcher) slowForReports(run *campaignRun) {
 // records the rows that must not be sent, groups the rest into requests and
 // writes each request's idempotency key before anything leaves.
 func (d *Dispatcher) prepare(ctx context.Context, tpl *campaignTemplate, run *campaignRun, rows []herald.Recipient) []*job {
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.MemberID
-	}
-	members, err := d.store.GetMembers(ctx, ids)
+	members, err := d.members(ctx, rows)
 	if err != nil {
 		d.logErr(ctx, "load members", err)
 		d.release([]*job{{rows: rows}})
@@ -189,6 +185,15 @@ func (d *Dispatcher) prepare(ctx context.Context, tpl *campaignTemplate, run *ca
 		jobs = d.appendDestination(jobs, tpl, run, r, dest)
 	}
 	return d.markBatches(ctx, jobs)
+}
+
+// members loads the current member of every row with one query.
+func (d *Dispatcher) members(ctx context.Context, rows []herald.Recipient) (map[string]herald.Member, error) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.MemberID
+	}
+	return d.store.GetMembers(ctx, ids)
 }
 
 // destination renders one recipient's message, or says why it is not sent.
@@ -263,18 +268,19 @@ func (d *Dispatcher) markBatches(ctx context.Context, jobs []*job) []*job {
 		return nil
 	}
 	keys := map[int64]string{}
+	now := d.cfg.Now()
 	for _, j := range jobs {
 		first := j.rows[0]
 		j.batch.IdempotencyKey = fmt.Sprintf("%s.a%d", first.MessageID, first.Attempts)
 		if len(j.rows) > 1 {
 			j.batch.IdempotencyKey += fmt.Sprintf(".n%d", len(j.rows))
 		}
-		j.sentAt = d.cfg.Now()
+		j.sentAt = now
 		for _, r := range j.rows {
 			keys[r.ID] = j.batch.IdempotencyKey
 		}
 	}
-	if err := d.store.MarkBatches(ctx, d.cfg.Owner, keys, d.cfg.Now()); err != nil {
+	if err := d.store.MarkBatches(ctx, d.cfg.Owner, keys, now); err != nil {
 		d.logErr(ctx, "mark batches", err)
 		d.release(jobs)
 		return nil

@@ -164,11 +164,7 @@ func (d *Dispatcher) resendRecovered(ctx context.Context, key string, rows []her
 		d.markUnknown(rows, "lease expired after the send and the template cannot be loaded: "+err.Error())
 		return
 	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.MemberID
-	}
-	members, err := d.store.GetMembers(ctx, ids)
+	members, err := d.members(ctx, rows)
 	if err != nil {
 		d.logErr(ctx, "load members for recovery", err)
 		return // the lease runs out again and the next pass retries
