@@ -20,7 +20,6 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/mockprovider"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -267,9 +266,8 @@ func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	reports := reportConfig{Secret: d.cfg.ReportSecret, BatchSize: ingest.DefaultBatchSize, FlushInterval: ingest.DefaultFlushInterval,
-		QueueSize: ingest.DefaultQueueSize, Committers: ingest.DefaultCommitters}
-	stopReports, backlog, err := startReports(ctx, reports, d.store, d.log, reg, api)
+	// Zero group-commit settings take the ingest package's defaults.
+	stopReports, backlog, err := startReports(ctx, reportConfig{Secret: d.cfg.ReportSecret}, d.store, d.log, reg, api)
 	if err != nil {
 		return nil, nil, err
 	}
