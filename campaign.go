@@ -97,8 +97,12 @@ type Campaign struct {
 	StartAt      time.Time         `json:"startAt"`
 	TPS          int               `json:"tps"`
 	State        CampaignState     `json:"state"`
-	CreatedAt    time.Time         `json:"createdAt"`
-	UpdatedAt    time.Time         `json:"updatedAt"`
+	// Reason says why the dispatcher paused or failed the campaign (an
+	// account-level refusal, the error breaker, a template that cannot be
+	// used); empty otherwise.
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// Counts holds the number of recipients per state; its values add up to Total.
 	Counts map[RecipientState]int `json:"counts,omitempty"`
 	Total  int                    `json:"total"`

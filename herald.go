@@ -39,8 +39,14 @@ type Store interface {
 	UpdateCampaign(ctx context.Context, id int64, p CampaignPatch) (Campaign, error)
 	// TransitionCampaign moves a campaign to a new state when the transition
 	// is allowed (see CampaignState.CanMoveTo); cancelling also cancels every
-	// recipient not yet claimed, in the same transaction.
+	// recipient not yet claimed, in the same transaction (UNKNOWN with code
+	// IN_DOUBT for RETRY_WAIT rows in doubt). It clears Campaign.Reason.
 	TransitionCampaign(ctx context.Context, id int64, to CampaignState, at time.Time) (Campaign, error)
+	// HaltCampaign is the dispatcher's TransitionCampaign to paused or
+	// failed, with the reason stored and shown (Campaign.Reason). Failing a
+	// campaign settles every recipient not yet claimed: FAILED with code
+	// CAMPAIGN_FAILED, UNKNOWN (IN_DOUBT) for rows in doubt.
+	HaltCampaign(ctx context.Context, id int64, to CampaignState, reason string, at time.Time) (Campaign, error)
 
 	// AcquireCampaignLease gives owner the preparation/run lease of one
 	// scheduled or running campaign that is due (start_at <= now) and whose
@@ -52,27 +58,63 @@ type Store interface {
 	PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error)
 
 	// ClaimRecipients moves up to Limit PENDING or due RETRY_WAIT recipients
-	// of a running campaign to SENDING under a lease, fixing their message id
-	// before anything is sent.
+	// of a running campaign to SENDING under a lease, fixing their message
+	// id (namespaced by InstanceID) before anything is sent. Every claim
+	// increments the row's ClaimToken, the fence of every later write. A row
+	// without a BatchKey counts an attempt (it gets a new key); a row with
+	// one is in doubt and counts a resend (it must go out again under that
+	// key, as the frozen request, or not at all). BatchKey and SentAt are
+	// kept as they are.
 	ClaimRecipients(ctx context.Context, p ClaimParams) ([]Recipient, error)
-	// RecordOutcomes applies the result of sends in one transaction. An update
-	// applies only while the row is still SENDING under the given owner.
+	// RecordOutcomes applies the result of sends in one transaction. An
+	// update applies only while the row is SENDING under the given owner
+	// and claim token; others are ignored (a stale writer). See
+	// RecipientUpdate for RETRY_WAIT and InDoubt. When the campaign is no
+	// longer runnable (cancelled or failed), a RETRY_WAIT update settles the
+	// row instead: CANCELLED (FAILED for a failed campaign) when it was
+	// provably never taken, UNKNOWN with code IN_DOUBT otherwise.
 	RecordOutcomes(ctx context.Context, updates []RecipientUpdate) error
-	// MarkBatches writes, before anything is sent, the idempotency key of
-	// the request each SENDING recipient will go out in. A row without a
-	// batch key was provably never sent.
-	MarkBatches(ctx context.Context, owner string, keys map[int64]string, at time.Time) error
-	// ReleaseRecipients puts SENDING rows of owner that were never handed to
-	// the provider back to PENDING (pause, shutdown).
-	ReleaseRecipients(ctx context.Context, owner string, ids []int64, at time.Time) error
-	// ReclaimExpired re-leases to p.Owner up to p.Limit SENDING recipients
-	// whose lease ended before p.Now (their process died), whole batches at
-	// a time; p.CampaignID 0 means any campaign. Attempts are not counted.
-	ReclaimExpired(ctx context.Context, p ClaimParams) ([]Recipient, error)
-	// AcceptedWithoutReport pages, by id, through ACCEPTED recipients last
-	// updated before the given time: sends whose report is overdue, to be
-	// settled by a report inquiry.
+	// MarkBatches freezes, before anything is sent, each request exactly as
+	// it will leave (SentRequest.Batch, under its idempotency key) and
+	// writes the key and SentAt on each of its rows. All or nothing:
+	// ErrConflict when any row is no longer SENDING under owner with its
+	// claim token. From then on a row with a BatchKey may have been taken.
+	MarkBatches(ctx context.Context, owner string, reqs []SentRequest) error
+	// Requests returns the frozen requests with the given keys; unknown
+	// keys are absent.
+	Requests(ctx context.Context, keys []string) (map[string]SendBatch, error)
+	// ReleaseRecipients gives back SENDING rows of owner (matching their
+	// claim tokens) that were not handed to the provider in this claim
+	// (pause, shutdown): rows that are not in doubt return to PENDING with
+	// their key cleared and the attempt uncounted; rows in doubt (a key that
+	// was sent in an earlier claim) return to RETRY_WAIT, due at once, key
+	// kept. On a cancelled or failed campaign they settle as RecordOutcomes
+	// says, instead of waiting.
+	ReleaseRecipients(ctx context.Context, owner string, claims []Claim, at time.Time) error
+	// Heartbeat says that owner is alive at now; it also forgets owners
+	// silent for an hour. Rows of an owner whose heartbeat is fresh are
+	// never requeued by RequeueAbandoned.
+	Heartbeat(ctx context.Context, owner string, now time.Time) error
+	// RequeueAbandoned hands back up to limit SENDING rows whose owner's last
+	// heartbeat is before deadBefore (or who never sent one): rows without a
+	// key to PENDING (attempt uncounted), rows with one to RETRY_WAIT in
+	// doubt, due at once, key kept, so that the campaign's own claimer
+	// resends the frozen request under its pacing. It bumps the claim token
+	// so that a late write of the old owner is ignored, and returns how many
+	// rows it moved.
+	RequeueAbandoned(ctx context.Context, now, deadBefore time.Time, limit int) (int, error)
+	// InstanceID is this database's random namespace (made once, at the
+	// first migration), part of every message id and idempotency key, so
+	// that two environments, or a restored copy, never share a key.
+	InstanceID() string
+	// AcceptedWithoutReport pages, by id, through ACCEPTED recipients with a
+	// msgKey last updated before the given time: sends whose report is
+	// overdue, to be settled by a report inquiry.
 	AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]Recipient, error)
+	// ExpireAccepted makes up to limit ACCEPTED recipients last updated
+	// before the given time UNKNOWN with code NO_REPORT: the provider keeps
+	// reports only so long, so none will come. Returns how many.
+	ExpireAccepted(ctx context.Context, before, now time.Time, limit int) (int, error)
 	// HasMemberAttribute reports whether any member has the attribute.
 	HasMemberAttribute(ctx context.Context, key string) (bool, error)
 	// GetMembers reads the members with the given ids; unknown ids are absent.
@@ -109,6 +151,21 @@ type ReportResult struct {
 type UpsertResult struct {
 	Inserted int `json:"inserted"`
 	Updated  int `json:"updated"`
+}
+
+// Claim names one claimed row and the claim token it was claimed with.
+type Claim struct {
+	ID    int64
+	Token int64
+}
+
+// SentRequest is one provider request fixed before it leaves: the batch
+// exactly as it will be sent (Batch.IdempotencyKey is its key) and the
+// claimed rows, Claims[i] going out as Batch.Destinations[i].
+type SentRequest struct {
+	Batch  SendBatch
+	Claims []Claim
+	At     time.Time
 }
 
 // ClaimParams selects and leases recipients for sending.

@@ -61,6 +61,11 @@ const (
 	RefusedRetryable
 	RefusedPermanent
 	InDoubt
+	// RefusedAccount is a whole-request refusal that says the account or its
+	// configuration is wrong (bad API key, unknown sender key, unregistered
+	// sender number, template not approved): nothing was taken, and no
+	// recipient is at fault. The campaign pauses with the reason.
+	RefusedAccount
 )
 
 func (k OutcomeKind) String() string {
@@ -73,6 +78,8 @@ func (k OutcomeKind) String() string {
 		return "refused-permanent"
 	case InDoubt:
 		return "in-doubt"
+	case RefusedAccount:
+		return "refused-account"
 	}
 	return "invalid"
 }

@@ -53,8 +53,16 @@ type Recipient struct {
 	LeaseOwner  string         `json:"leaseOwner,omitempty"`
 	LeaseUntil  time.Time      `json:"leaseUntil,omitempty"`
 	NextAttempt time.Time      `json:"nextAttemptAt,omitempty"`
+	// ClaimToken fences writes: it grows at every claim and requeue, and
+	// a write carrying an older token is ignored.
+	ClaimToken int64 `json:"-"`
+	// Resends counts sends of the same frozen request after the first.
+	Resends int `json:"resends,omitempty"`
+	// InDoubt says a request under BatchKey may have been taken by the
+	// provider: the row is only ever sent again as that request.
+	InDoubt bool `json:"inDoubt,omitempty"`
 	// BatchKey is the idempotency key of the request the row went out in,
-	// written before sending; SentAt is when.
+	// written (with the request, frozen) before sending; SentAt is when.
 	BatchKey   string    `json:"batchKey,omitempty"`
 	SentAt     time.Time `json:"sentAt,omitempty"`
 	MsgKey     string    `json:"msgKey,omitempty"`
@@ -66,12 +74,20 @@ type Recipient struct {
 }
 
 // RecipientUpdate is the recorded result of one send attempt. It applies only
-// while the row is SENDING under Owner, so a stale worker cannot overwrite a
-// newer claim.
+// while the row is SENDING under Owner and Token, so a stale worker cannot
+// overwrite a newer claim.
+//
+// A RETRY_WAIT update with InDoubt false says the request was provably not
+// taken (the first send of its key was refused before anything was
+// accepted): the key is cleared and the next claim makes a new one. With
+// InDoubt true the row waits for a resend of the same frozen request under
+// the same key, and is marked in doubt for good.
 type RecipientUpdate struct {
 	ID          int64
 	Owner       string
+	Token       int64
 	State       RecipientState
+	InDoubt     bool
 	MsgKey      string
 	ResultCode  string
 	ResultText  string

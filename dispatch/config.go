@@ -26,9 +26,14 @@ type Config struct {
 	Workers int
 	// BatchSize is the most destinations in one provider request.
 	BatchSize int
-	// LeaseTTL is how long a claim is held before another process may
-	// take over its rows as abandoned.
+	// LeaseTTL is how long after this process's last heartbeat its claims
+	// stay its own: another process takes over the rows of an owner whose
+	// heartbeat is older than that. Heartbeats come every LeaseTTL/5, and no
+	// send starts (or lasts) past the lease.
 	LeaseTTL time.Duration
+	// RecoverInterval is how often this process looks for rows of dead
+	// owners.
+	RecoverInterval time.Duration
 	// MaxAttempts bounds retries of provably refused sends.
 	MaxAttempts int
 	// RetryBase and RetryMax shape the exponential backoff with jitter.
@@ -36,6 +41,16 @@ type Config struct {
 	// InDoubtResends is how often an in-doubt request is resent with the
 	// same idempotency key before the row becomes UNKNOWN.
 	InDoubtResends int
+	// ReportWindow is how long an accepted send may wait for its report
+	// before it becomes UNKNOWN (NO_REPORT): the provider keeps undelivered
+	// reports for 3 days.
+	ReportWindow time.Duration
+	// BreakerWindow and BreakerShare make the error breaker: when at least
+	// BreakerShare of the last BreakerWindow first sends of a campaign were
+	// refused for good, the campaign pauses with the reason instead of
+	// failing its whole audience. BreakerWindow < 0 turns it off.
+	BreakerWindow int
+	BreakerShare  float64
 	// IdempotencyTTL is how long the provider remembers a key; a resend
 	// after it could deliver twice, so it is never attempted.
 	IdempotencyTTL time.Duration
@@ -70,9 +85,15 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Workers, 64)
 	setDefault(&c.BatchSize, 1)
 	setDefault(&c.MaxAttempts, 5)
-	setDefault(&c.InDoubtResends, 5)
+	setDefault(&c.InDoubtResends, 10)
+	setDefault(&c.ReportWindow, 72*time.Hour)
+	setDefault(&c.BreakerWindow, 200)
+	if c.BreakerShare == 0 {
+		c.BreakerShare = 0.5
+	}
 	setDefault(&c.FlushSize, 500)
-	setDefault(&c.LeaseTTL, 2*time.Minute)
+	setDefault(&c.LeaseTTL, 10*time.Second)
+	setDefault(&c.RecoverInterval, time.Second)
 	setDefault(&c.RetryBase, time.Second)
 	setDefault(&c.RetryMax, time.Minute)
 	setDefault(&c.IdempotencyTTL, 24*time.Hour)
@@ -110,8 +131,10 @@ func (c Config) Validate() error {
 		return herald.Invalid("headroom", "must be in [0, 0.5)")
 	case c.IdempotencyTTL > 24*time.Hour:
 		return herald.Invalid("idempotency-ttl", "the provider keeps keys at most 24h")
-	case c.LeaseTTL < 10*time.Second:
-		return herald.Invalid("lease-ttl", "must be at least 10s: a lease must outlive a send")
+	case c.LeaseTTL < time.Second:
+		return herald.Invalid("lease-ttl", "must be at least 1s")
+	case c.BreakerShare <= 0 || c.BreakerShare > 1:
+		return herald.Invalid("breaker-share", "must be in (0, 1]")
 	}
 	return nil
 }

@@ -15,32 +15,32 @@ import (
 )
 
 // Dispatcher runs the scheduler, one runner per running campaign, a bounded
-// pool of send workers, the result recorder and the recovery of abandoned
-// leases. Start it once; Stop drains it.
+// pool of send workers, the result recorder, the heartbeat that keeps this
+// process's claims its own, and the recovery of rows whose owner died.
+// Start it once; Stop drains it.
 type Dispatcher struct {
 	cfg      Config
 	store    herald.Store
 	provider herald.Provider
 	log      *slog.Logger
 	metrics  *metrics
+	lease    *lease
 
 	rec      *recorder
 	jobs     chan *job
 	runs     map[int64]*campaignRun // owned by the supervisor goroutine
+	retryAt  map[int64]time.Time    // campaigns whose start failed for a transient reason
 	limMu    sync.Mutex
 	globals  map[string]*pace.Limiter
 	tplCache *templateCache
 
-	cancel       context.CancelFunc // stops claiming, scheduling, recovery
-	sendCtx      context.Context    // in-flight provider requests
-	sendCancel   context.CancelFunc
-	loops        sync.WaitGroup
-	workers      sync.WaitGroup
-	resends      sync.WaitGroup
-	resendCtx    context.Context
-	resendCancel context.CancelFunc
-	startOnce    sync.Once
-	stopOnce     sync.Once
+	cancel     context.CancelFunc // stops claiming, scheduling, recovery
+	sendCtx    context.Context    // in-flight provider requests
+	sendCancel context.CancelFunc
+	loops      sync.WaitGroup
+	workers    sync.WaitGroup
+	startOnce  sync.Once
+	stopOnce   sync.Once
 }
 
 // New builds a dispatcher; reg may be nil.
@@ -58,26 +58,28 @@ func New(cfg Config, store herald.Store, provider herald.Provider, log *slog.Log
 	}
 	d := &Dispatcher{
 		cfg: cfg, store: store, provider: provider, log: log.With("component", "dispatch"), metrics: m,
-		jobs: make(chan *job), runs: map[int64]*campaignRun{}, globals: map[string]*pace.Limiter{},
-		tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
+		jobs: make(chan *job), runs: map[int64]*campaignRun{}, retryAt: map[int64]time.Time{},
+		globals: map[string]*pace.Limiter{}, tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
+		lease: newLease(cfg.LeaseTTL),
 	}
 	d.rec = newRecorder(store, cfg.FlushSize, cfg.FlushInterval, d.log)
 	d.rec.onFlush = func(n int) { m.recorded.Add(float64(n)) }
 	return d, nil
 }
 
-// Start launches the background work; it returns at once.
+// Start launches the background work; it returns at once. Nothing is
+// claimed before the first heartbeat is written.
 func (d *Dispatcher) Start(ctx context.Context) {
 	d.startOnce.Do(func() {
 		ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		d.sendCtx, d.sendCancel = context.WithCancel(context.Background())
-		d.resendCtx, d.resendCancel = context.WithCancel(context.Background())
 		go d.rec.run()
 		for range d.cfg.Workers {
 			d.workers.Add(1)
 			go d.work()
 		}
-		d.loops.Add(3)
+		d.loops.Add(4)
+		go d.heartbeatLoop(ctx)
 		go d.supervise(ctx)
 		go d.recoverLoop(ctx)
 		go d.inquireLoop(ctx)
@@ -85,7 +87,7 @@ func (d *Dispatcher) Start(ctx context.Context) {
 }
 
 // Stop stops claiming, lets in-flight sends finish until ctx ends (then
-// cancels them: they become in doubt and are settled after restart),
+// cancels them: they become in doubt and are settled under the same key),
 // flushes the results and releases rows claimed but never sent.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	var err error
@@ -94,11 +96,10 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 			return
 		}
 		d.cancel()
-		d.resendCancel()
 		d.loops.Wait() // runners have released what they had not handed out
 		close(d.jobs)
 		drained := make(chan struct{})
-		go func() { d.workers.Wait(); d.resends.Wait(); close(drained) }()
+		go func() { d.workers.Wait(); close(drained) }()
 		select {
 		case <-drained:
 		case <-ctx.Done():
@@ -117,6 +118,9 @@ func (d *Dispatcher) supervise(ctx context.Context) {
 	defer d.loops.Done()
 	var runners sync.WaitGroup
 	defer runners.Wait()
+	if !d.lease.wait(ctx) {
+		return
+	}
 	tick := time.NewTicker(d.cfg.PollInterval)
 	defer tick.Stop()
 	for {
@@ -167,11 +171,15 @@ func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 			run.limiter.SetLimit(c.TPS, d.cfg.Headroom)
 			continue
 		}
-		run, err := d.newRun(ctx, c)
-		if err != nil {
-			d.failCampaign(ctx, c, err)
+		if at, wait := d.retryAt[c.ID]; wait && d.cfg.Now().Before(at) {
 			continue
 		}
+		run, err := d.newRun(ctx, c)
+		if err != nil {
+			d.startFailed(ctx, c, err)
+			continue
+		}
+		delete(d.retryAt, c.ID)
 		d.runs[c.ID] = run
 		runners.Add(1)
 		go func() { defer runners.Done(); d.runCampaign(run) }()
@@ -187,15 +195,42 @@ func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 			run.stop()
 		}
 	}
+	for id := range d.retryAt {
+		if !seen[id] {
+			delete(d.retryAt, id)
+		}
+	}
 }
 
-// failCampaign marks a campaign failed when it cannot run at all (its
-// template no longer compiles).
-func (d *Dispatcher) failCampaign(ctx context.Context, c herald.Campaign, cause error) {
-	d.log.Error("campaign cannot run", "campaign", c.ID, "err", cause)
-	if _, err := d.store.TransitionCampaign(ctx, c.ID, herald.CampaignFailed, d.cfg.Now()); err != nil {
-		d.logErr(ctx, "fail campaign", err, "campaign", c.ID)
+// startFailed handles a campaign that could not start. A template that is
+// gone or no longer compiles fails the campaign for good, with the reason
+// stored and its unsent rows settled; anything else (the database blinked)
+// is retried with a backoff.
+func (d *Dispatcher) startFailed(ctx context.Context, c herald.Campaign, cause error) {
+	if ctx.Err() != nil {
+		return
 	}
+	var invalid *herald.InvalidError
+	if !errors.Is(cause, herald.ErrNotFound) && !errors.As(cause, &invalid) {
+		wait := min(d.cfg.RetryMax, 5*time.Second)
+		d.retryAt[c.ID] = d.cfg.Now().Add(wait)
+		d.log.Warn("campaign cannot start yet; retrying", "campaign", c.ID, "in", wait, "err", cause)
+		return
+	}
+	d.halt(ctx, c.ID, herald.CampaignFailed, "cannot start: "+cause.Error())
+}
+
+// halt pauses or fails a campaign with the reason, once: it is stored,
+// shown by the API and the CLI, counted, and logged in one line.
+func (d *Dispatcher) halt(ctx context.Context, id int64, to herald.CampaignState, reason string) {
+	if _, err := d.store.HaltCampaign(ctx, id, to, reason, d.cfg.Now()); err != nil {
+		if !errors.Is(err, herald.ErrConflict) { // an operator moved it first
+			d.logErr(ctx, "halt campaign", err, "campaign", id, "to", to)
+		}
+		return
+	}
+	d.metrics.halts.WithLabelValues(string(to)).Inc()
+	d.log.Error("campaign halted", "campaign", id, "state", to, "reason", reason)
 }
 
 // global is the limiter shared by every campaign of one sender key.

@@ -17,6 +17,7 @@ func (d *Dispatcher) inquireLoop(ctx context.Context) {
 	limiter := rate.NewLimiter(rate.Limit(d.cfg.InquiryRate), 1)
 	var after int64
 	for sleep(ctx, d.cfg.InquiryInterval) {
+		d.expireAccepted(ctx)
 		rows, err := d.store.AcceptedWithoutReport(ctx, d.cfg.Now().Add(-d.cfg.InquireAfter), after, 50)
 		if err != nil {
 			d.logErr(ctx, "list overdue reports", err)
@@ -34,7 +35,7 @@ func (d *Dispatcher) inquireLoop(ctx context.Context) {
 func (d *Dispatcher) inquire(ctx context.Context, limiter *rate.Limiter, rows []herald.Recipient) {
 	var found []herald.Report
 	for _, r := range rows {
-		if r.MsgKey == "" || limiter.Wait(ctx) != nil {
+		if limiter.Wait(ctx) != nil {
 			continue
 		}
 		reports, err := d.provider.Inquire(ctx, r.MsgKey)
@@ -54,4 +55,22 @@ func (d *Dispatcher) inquire(ctx context.Context, limiter *rate.Limiter, rows []
 	}
 	d.metrics.inquired.Add(float64(res.Matched))
 	d.log.Info("settled overdue sends by inquiry", "reports", len(found), "matched", res.Matched)
+}
+
+// expireAccepted ends the wait of accepted sends whose report never came
+// within the report window: the provider keeps reports only so long, so
+// they become UNKNOWN (NO_REPORT) and the campaign reaches a final tally.
+func (d *Dispatcher) expireAccepted(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := d.cfg.Now()
+		n, err := d.store.ExpireAccepted(ctx, now.Add(-d.cfg.ReportWindow), now, 1000)
+		if err != nil {
+			d.logErr(ctx, "expire accepted without report", err)
+			return
+		}
+		d.metrics.expired.Add(float64(n))
+		if n < 1000 {
+			return
+		}
+	}
 }

@@ -16,6 +16,10 @@ type metrics struct {
 	recorded   prometheus.Counter
 	noFallback prometheus.Counter
 	inquired   prometheus.Counter
+	expired    prometheus.Counter
+	halts      *prometheus.CounterVec
+	panics     *prometheus.CounterVec
+	leaseShort prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,18 +35,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		unknown: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_unknown_total",
 			Help: "Recipients left UNKNOWN for an operator."}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_recovered_total",
-			Help: "Recipients taken over from an expired lease and settled."}),
+			Help: "Recipients handed back from a process whose heartbeat stopped."}),
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_recorded_total",
 			Help: "Send results written to the database."}),
 		noFallback: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_no_fallback_total",
 			Help: "Messages sent without SMS/LMS fallback because the text cannot be encoded in EUC-KR or is too long."}),
 		inquired: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_inquired_reports_total",
 			Help: "Overdue reports found by report inquiry and applied."}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_no_report_total",
+			Help: "Accepted recipients made UNKNOWN (NO_REPORT) because no report came within the report window."}),
+		halts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_dispatch_campaign_halts_total",
+			Help: "Campaigns paused or failed by the dispatcher (account refusal, error breaker, unusable template), by state."}, []string{"state"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_dispatch_panics_total",
+			Help: "Panics contained in the dispatcher, by stage (prepare, send)."}, []string{"stage"}),
+		leaseShort: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_lease_too_short_total",
+			Help: "Requests not started because this process's lease would end before they could finish."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

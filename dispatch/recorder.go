@@ -2,7 +2,9 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -66,11 +68,7 @@ func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdat
 		return batch
 	}
 	for attempt := 1; ; attempt++ {
-		// Not the dispatcher's context: results must be written even while
-		// shutting down.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := r.store.RecordOutcomes(ctx, batch)
-		cancel()
+		err := r.write(batch)
 		if err == nil {
 			if r.onFlush != nil {
 				r.onFlush(len(batch))
@@ -84,6 +82,20 @@ func (r *recorder) flush(batch []herald.RecipientUpdate) []herald.RecipientUpdat
 		}
 		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second))
 	}
+}
+
+// write records one batch; a panic in the store is an error like another.
+func (r *recorder) write(batch []herald.RecipientUpdate) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while recording outcomes: %v\n%s", p, debug.Stack())
+		}
+	}()
+	// Not the dispatcher's context: results must be written even while
+	// shutting down.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return r.store.RecordOutcomes(ctx, batch)
 }
 
 // close stops intake and waits for the last flush.

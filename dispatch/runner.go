@@ -2,14 +2,11 @@ package dispatch
 
 import (
 	"context"
-	"fmt"
-	"reflect"
 	"sync"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/pace"
-	"github.com/heraldhq/herald/template"
 )
 
 // campaignRun is the claimer of one running campaign in this process.
@@ -18,9 +15,11 @@ type campaignRun struct {
 	tpl      *campaignTemplate
 	limiter  *pace.Limiter
 	global   *pace.Limiter // nil without a global cap
+	breaker  *breaker
 	ctx      context.Context
 	stop     context.CancelFunc
 	done     chan struct{}
+	haltOnce sync.Once
 }
 
 func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign) (*campaignRun, error) {
@@ -28,7 +27,10 @@ func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign) (*campaignRu
 	if err != nil {
 		return nil, err
 	}
-	run := &campaignRun{campaign: c, tpl: tpl, done: make(chan struct{}), global: d.global(d.senderKey(tpl))}
+	run := &campaignRun{
+		campaign: c, tpl: tpl, done: make(chan struct{}), global: d.global(d.senderKey(tpl)),
+		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
+	}
 	run.ctx, run.stop = context.WithCancel(ctx)
 	run.limiter = pace.New(c.TPS, d.cfg.BatchSize, d.cfg.Headroom)
 	run.limiter.OnChange = d.logRate("campaign", c.ID)
@@ -54,10 +56,32 @@ func (r *campaignRun) throttle(reason string) {
 	}
 }
 
-// claimSize is about a fifth of a second of sending: enough to keep the
-// pipeline fed, small enough that little sits claimed but idle.
-func (d *Dispatcher) claimSize(tps int) int {
-	n := max(d.cfg.BatchSize, min(tps, MaxClaimRate)/5)
+// rate is what the campaign's rows actually leave at: its own limit or its
+// sender key's, whichever is lower.
+func (r *campaignRun) rate() float64 {
+	rate := r.limiter.Rate()
+	if r.global != nil {
+		rate = min(rate, r.global.Rate())
+	}
+	return rate
+}
+
+// halt pauses (or fails) the campaign with the reason and stops its run;
+// only the first call of a run does anything.
+func (d *Dispatcher) haltRun(run *campaignRun, to herald.CampaignState, reason string) {
+	run.haltOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.halt(ctx, run.campaign.ID, to, reason)
+		run.stop()
+	})
+}
+
+// claimSize is about a fifth of a second of sending at the rate the rows
+// will leave at: enough to keep the pipeline fed, small enough that little
+// sits claimed but idle.
+func (d *Dispatcher) claimSize(rate float64) int {
+	n := max(d.cfg.BatchSize, min(int(rate)+1, MaxClaimRate)/5)
 	return (n + d.cfg.BatchSize - 1) / d.cfg.BatchSize * d.cfg.BatchSize
 }
 
@@ -67,7 +91,7 @@ func (d *Dispatcher) claimSize(tps int) int {
 func (d *Dispatcher) runCampaign(run *campaignRun) {
 	defer close(run.done)
 	d.log.Info("campaign running", "campaign", run.campaign.ID, "tps", run.campaign.TPS)
-	ready := make(chan *job, d.claimSize(run.campaign.TPS)/d.cfg.BatchSize)
+	ready := make(chan *job, max(1, d.claimSize(run.rate())/d.cfg.BatchSize))
 	go d.produce(run, ready)
 	var unsent []*job
 	for j := range ready {
@@ -89,7 +113,7 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 		d.slowForReports(run)
 		now := d.cfg.Now()
 		rows, err := d.store.ClaimRecipients(ctx, herald.ClaimParams{
-			CampaignID: run.campaign.ID, Limit: d.claimSize(int(run.limiter.Rate()) + 1),
+			CampaignID: run.campaign.ID, Limit: d.claimSize(run.rate()),
 			Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(d.cfg.LeaseTTL),
 		})
 		if err != nil {
@@ -104,7 +128,7 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
-		for _, j := range d.prepare(ctx, run.tpl, run, rows) {
+		for _, j := range d.prepare(ctx, run, rows) {
 			ready <- j // blocks while the pacer is behind; the consumer drains it on stop
 		}
 	}
@@ -114,7 +138,7 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 // busy it waits (nothing is rejected). An error means the run stopped first
 // and the job was never sent.
 func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
-	if err := run.wait(run.ctx, len(j.rows)); err != nil {
+	if err := run.wait(run.ctx, len(j.batch.Destinations)); err != nil {
 		return err
 	}
 	select {
@@ -125,22 +149,26 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 	}
 }
 
+// release gives back the rows of jobs that were never handed to the
+// provider: rows that were not in doubt return to PENDING, rows in doubt
+// wait for their resend (the store tells them apart).
 func (d *Dispatcher) release(jobs []*job) {
-	var ids []int64
+	var claims []herald.Claim
 	for _, j := range jobs {
-		for _, r := range j.rows {
-			ids = append(ids, r.ID)
-		}
+		claims = append(claims, j.claims()...)
 	}
-	if len(ids) == 0 {
+	d.releaseClaims(claims)
+}
+
+func (d *Dispatcher) releaseClaims(claims []herald.Claim) {
+	if len(claims) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := d.store.ReleaseRecipients(ctx, d.cfg.Owner, ids, d.cfg.Now()); err != nil {
-		// Left SENDING without having been sent: recovery returns them to
-		// PENDING once the lease ends.
-		d.log.Warn("release unsent recipients", "count", len(ids), "err", err)
+	if err := d.store.ReleaseRecipients(ctx, d.cfg.Owner, claims, d.cfg.Now()); err != nil {
+		// Left SENDING: when this process stops, recovery hands them back.
+		d.log.Warn("release unsent recipients", "count", len(claims), "err", err)
 	}
 }
 
@@ -162,181 +190,4 @@ func (d *Dispatcher) slowForReports(run *campaignRun) {
 	if d.cfg.Backlog != nil && d.cfg.Backlog() > 0.8 {
 		run.throttle("report queue backing up")
 	}
-}
-
-// prepare re-checks each claimed member, renders and validates the text,
-// records the rows that must not be sent, groups the rest into requests and
-// writes each request's idempotency key before anything leaves.
-func (d *Dispatcher) prepare(ctx context.Context, tpl *campaignTemplate, run *campaignRun, rows []herald.Recipient) []*job {
-	members, err := d.members(ctx, rows)
-	if err != nil {
-		d.logErr(ctx, "load members", err)
-		d.release([]*job{{rows: rows}})
-		return nil
-	}
-	var jobs []*job
-	for _, r := range rows {
-		dest, reject := d.destination(tpl, r, members)
-		if reject != nil {
-			d.metrics.rejected.WithLabelValues(string(reject.State)).Inc()
-			d.rec.add(*reject)
-			continue
-		}
-		jobs = d.appendDestination(jobs, tpl, run, r, dest)
-	}
-	return d.markBatches(ctx, jobs)
-}
-
-// members loads the current member of every row with one query.
-func (d *Dispatcher) members(ctx context.Context, rows []herald.Recipient) (map[string]herald.Member, error) {
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.MemberID
-	}
-	return d.store.GetMembers(ctx, ids)
-}
-
-// destination renders one recipient's message, or says why it is not sent.
-func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, members map[string]herald.Member) (rendered, *herald.RecipientUpdate) {
-	reject := func(state herald.RecipientState, code, text string) (rendered, *herald.RecipientUpdate) {
-		return rendered{}, &herald.RecipientUpdate{ID: r.ID, Owner: d.cfg.Owner, State: state, ResultCode: code, ResultText: text, At: d.cfg.Now()}
-	}
-	m, ok := members[r.MemberID]
-	switch {
-	case !ok:
-		return reject(herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
-	case m.Status != herald.MemberActive:
-		return reject(herald.RecipientSkipped, "WITHDRAWN", "member withdrew before the send")
-	}
-	lookup := template.MemberLookup(m, tpl.variables)
-	msg, err := tpl.compiled.Render(lookup)
-	if err != nil {
-		return reject(herald.RecipientFailed, "RENDER", err.Error())
-	}
-	if field := tpl.compiled.Mismatch(msg); field != "" {
-		return reject(herald.RecipientFailed, "MISMATCH", fmt.Sprintf("rendered %s does not match the approved template", field))
-	}
-	out := rendered{msg: msg, dest: herald.Destination{To: m.Phone, MessageID: r.MessageID, Text: msg.Text}}
-	if d.providerRenders() {
-		out.dest.ReplaceWords = make(map[string]string, len(tpl.vars))
-		for _, name := range tpl.vars {
-			out.dest.ReplaceWords[name], _ = lookup(name)
-		}
-	}
-	if d.cfg.FallbackFrom != "" {
-		if fb, err := template.FallbackFor(msg.Text, msg.Title); err == nil {
-			out.dest.FallbackKind, out.dest.FallbackText, out.dest.FallbackFrom = fb.Kind, fb.Text, d.cfg.FallbackFrom
-		} else {
-			d.metrics.noFallback.Inc()
-		}
-	}
-	return out, nil
-}
-
-type rendered struct {
-	msg  template.Message
-	dest herald.Destination
-}
-
-// appendDestination adds a destination to the last job when it shares its
-// title and buttons and has room, else starts a new job.
-func (d *Dispatcher) appendDestination(jobs []*job, tpl *campaignTemplate, run *campaignRun, r herald.Recipient, x rendered) []*job {
-	if n := len(jobs); n > 0 {
-		last := jobs[n-1]
-		if len(last.rows) < d.cfg.BatchSize && last.batch.Title == x.msg.Title && reflect.DeepEqual(last.batch.Buttons, x.msg.Buttons) {
-			last.rows = append(last.rows, r)
-			last.batch.Destinations = append(last.batch.Destinations, x.dest)
-			return jobs
-		}
-	}
-	return append(jobs, &job{
-		run:  run,
-		rows: []herald.Recipient{r},
-		batch: herald.SendBatch{
-			SenderKey: d.senderKey(tpl), TemplateCode: tpl.raw.Code, Title: x.msg.Title, Buttons: x.msg.Buttons,
-			Ref: fmt.Sprintf("c%d", r.CampaignID), IdempotencyTTL: d.cfg.IdempotencyTTL,
-			ProviderRenders: d.providerRenders(), Destinations: []herald.Destination{x.dest},
-		},
-	})
-}
-
-// markBatches names each request and writes the names before sending. The
-// key carries the attempt, so a provably refused request is never confused
-// with its retry, while an in-doubt one is resent under the same key.
-func (d *Dispatcher) markBatches(ctx context.Context, jobs []*job) []*job {
-	if len(jobs) == 0 {
-		return nil
-	}
-	keys := map[int64]string{}
-	now := d.cfg.Now()
-	for _, j := range jobs {
-		first := j.rows[0]
-		j.batch.IdempotencyKey = fmt.Sprintf("%s.a%d", first.MessageID, first.Attempts)
-		if len(j.rows) > 1 {
-			j.batch.IdempotencyKey += fmt.Sprintf(".n%d", len(j.rows))
-		}
-		j.sentAt = now
-		for _, r := range j.rows {
-			keys[r.ID] = j.batch.IdempotencyKey
-		}
-	}
-	if err := d.store.MarkBatches(ctx, d.cfg.Owner, keys, now); err != nil {
-		d.logErr(ctx, "mark batches", err)
-		d.release(jobs)
-		return nil
-	}
-	return jobs
-}
-
-// providerRenders says whether requests carry the template's variables
-// (sendType "template") rather than one text each: with batches of several
-// recipients, personalised texts could not otherwise share a request. The
-// fallback leg needs a text per request, so it turns this off.
-func (d *Dispatcher) providerRenders() bool {
-	return d.cfg.BatchSize > 1 && d.cfg.FallbackFrom == ""
-}
-
-func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
-	if d.cfg.SenderKey != "" {
-		return d.cfg.SenderKey
-	}
-	return tpl.raw.SenderKey
-}
-
-// campaignTemplate is a campaign's template, compiled once.
-type campaignTemplate struct {
-	raw       herald.Template
-	compiled  *template.Compiled
-	vars      []string
-	variables map[string]string
-}
-
-// templateCache compiles each campaign's template once per process.
-type templateCache struct {
-	store herald.Store
-	mu    sync.Mutex
-	byID  map[int64]*campaignTemplate
-}
-
-func (c *templateCache) get(ctx context.Context, campaignID int64) (*campaignTemplate, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t, ok := c.byID[campaignID]; ok {
-		return t, nil
-	}
-	camp, err := c.store.GetCampaign(ctx, campaignID)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := c.store.GetTemplate(ctx, camp.TemplateCode)
-	if err != nil {
-		return nil, err
-	}
-	compiled, err := template.Compile(raw)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", raw.Code, err)
-	}
-	t := &campaignTemplate{raw: raw, compiled: compiled, vars: compiled.Vars(), variables: camp.Variables}
-	c.byID[campaignID] = t
-	return t, nil
 }

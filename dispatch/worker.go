@@ -3,29 +3,29 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
-// job is one provider request: rows[i] goes out as batch.Destinations[i].
+// job is one provider request. A fresh job is the first send of its key in
+// this claim, its rows going out as batch.Destinations in order; a resend
+// (fresh false) is a frozen request sent again byte for byte, for the rows
+// of it this claim holds (others may be settled or held elsewhere).
 type job struct {
-	run     *campaignRun // nil for a recovery resend without a local run
-	rows    []herald.Recipient
-	batch   herald.SendBatch
-	sentAt  time.Time // first time this key went out
-	resends int       // in-doubt resends so far
+	run   *campaignRun
+	rows  []herald.Recipient
+	batch herald.SendBatch
+	fresh bool
 }
 
-// subset is the same request (same idempotency key) for some of its rows.
-func (j *job) subset(idx []int) *job {
-	s := *j
-	s.rows = make([]herald.Recipient, len(idx))
-	s.batch.Destinations = make([]herald.Destination, len(idx))
-	for k, i := range idx {
-		s.rows[k], s.batch.Destinations[k] = j.rows[i], j.batch.Destinations[i]
+func (j *job) claims() []herald.Claim {
+	out := make([]herald.Claim, len(j.rows))
+	for i, r := range j.rows {
+		out[i] = herald.Claim{ID: r.ID, Token: r.ClaimToken}
 	}
-	return &s
+	return out
 }
 
 func (d *Dispatcher) work() {
@@ -35,160 +35,113 @@ func (d *Dispatcher) work() {
 	}
 }
 
-// send makes one request outside any transaction and records each
-// destination's outcome. In-doubt destinations are resent later under the
-// same key; nothing else is ever resent by this function.
+// send makes one request outside any transaction and records each row's
+// outcome. It never starts a request that could outlive this process's
+// lease on the rows: such a job is given back unsent. A panic is contained
+// here: the rows become UNKNOWN (the request may have left), the process
+// lives on.
 func (d *Dispatcher) send(j *job) {
+	left := d.lease.left(d.cfg.Now())
+	if left < d.cfg.LeaseTTL/2 {
+		d.metrics.leaseShort.Inc()
+		d.release([]*job{j})
+		return
+	}
+	handed := false
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("panic while sending", "campaign", j.run.campaign.ID, "key", j.batch.IdempotencyKey, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			d.metrics.panics.WithLabelValues("send").Inc()
+			for _, r := range j.rows {
+				state := herald.RecipientUnknown
+				if !handed && j.fresh {
+					state = herald.RecipientFailed
+				}
+				d.rec.add(d.settle(r, state, "PANIC", fmt.Sprintf("panic while sending: %v", p)))
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(d.sendCtx, left)
+	defer cancel()
 	d.metrics.inflight.Inc()
-	outs := d.provider.Send(d.sendCtx, j.batch)
+	handed = true
+	outs := d.provider.Send(ctx, j.batch)
 	d.metrics.inflight.Dec()
+	d.record(j, outs)
+}
+
+// record turns the provider's answer into row updates. The rule that makes
+// at most one message per recipient: only the first send of a key can
+// prove, by a refusal, that nothing was taken; after an answer in doubt,
+// or for any resend, the row waits for another resend of the same frozen
+// request, or is settled by a report, an inquiry or UNKNOWN. It never gets a
+// new key.
+func (d *Dispatcher) record(j *job, outs []herald.Outcome) {
 	now := d.cfg.Now()
-	var doubt []int
-	throttled := false
+	byMessage := make(map[string]herald.Outcome, len(outs))
 	for i, o := range outs {
-		r := j.rows[i]
+		byMessage[j.batch.Destinations[i].MessageID] = o
+	}
+	var throttled bool
+	var account *herald.Outcome
+	var refusedAccount []herald.Claim
+	for _, r := range j.rows {
+		o := byMessage[r.MessageID]
 		d.metrics.outcomes.WithLabelValues(o.Kind.String()).Inc()
-		u := herald.RecipientUpdate{ID: r.ID, Owner: d.cfg.Owner, ResultCode: o.Code, ResultText: o.Text, At: now}
+		u := herald.RecipientUpdate{ID: r.ID, Owner: d.cfg.Owner, Token: r.ClaimToken, ResultCode: o.Code, ResultText: o.Text, At: now}
 		switch o.Kind {
 		case herald.Accepted:
 			u.State, u.MsgKey = herald.RecipientAccepted, o.MsgKey
+		case herald.RefusedAccount:
+			// Nothing was taken and no recipient is at fault: the rows go
+			// back untouched and the campaign pauses until it is fixed.
+			account = &o
+			refusedAccount = append(refusedAccount, herald.Claim{ID: r.ID, Token: r.ClaimToken})
+			continue
 		case herald.RefusedRetryable:
 			throttled = throttled || o.Code == "A020" || o.Code == "429"
-			u.State = herald.RecipientRetryWait
-			u.NextAttempt = now.Add(d.cfg.backoff(r.Attempts))
-			if r.Attempts >= d.cfg.MaxAttempts {
-				u.State, u.NextAttempt = herald.RecipientFailed, time.Time{}
-				u.ResultText = fmt.Sprintf("refused %d times, last: %s", r.Attempts, o.Text)
+			if j.fresh {
+				u.State, u.NextAttempt = herald.RecipientRetryWait, now.Add(d.cfg.backoff(r.Attempts))
+				if r.Attempts >= d.cfg.MaxAttempts {
+					u.State, u.NextAttempt = herald.RecipientFailed, time.Time{}
+					u.ResultText = fmt.Sprintf("refused %d times, last: %s", r.Attempts, o.Text)
+				}
+				break
 			}
+			d.waitInDoubt(&u, r, now) // a refused resend proves nothing
 		case herald.RefusedPermanent:
-			u.State = herald.RecipientFailed
-		default:
-			doubt = append(doubt, i)
-			continue
+			if j.fresh {
+				u.State = herald.RecipientFailed
+				break
+			}
+			u.State, u.ResultCode = herald.RecipientUnknown, "IN_DOUBT"
+			u.ResultText = fmt.Sprintf("resend refused (%s %s); the first send may have been taken", o.Code, o.Text)
+			d.metrics.unknown.Inc()
+		default: // in doubt, or no outcome at all for this row
+			d.waitInDoubt(&u, r, now)
+		}
+		if j.fresh && o.Kind != herald.InDoubt {
+			j.run.breaker.add(o.Kind == herald.RefusedPermanent)
 		}
 		d.rec.add(u)
 	}
-	if throttled && j.run != nil {
+	if throttled {
 		j.run.throttle("provider refused for rate (A020)")
 	}
-	if len(doubt) > 0 {
-		d.settleInDoubt(j.subset(doubt), outs[doubt[0]])
+	if account != nil {
+		d.releaseClaims(refusedAccount)
+		d.haltRun(j.run, herald.CampaignPaused, fmt.Sprintf("provider refused the account or its configuration: %s %s", account.Code, account.Text))
+	}
+	if reason, trip := j.run.breaker.tripped(); trip {
+		d.haltRun(j.run, herald.CampaignPaused, reason)
 	}
 }
 
-// settleInDoubt resends an in-doubt request under the same idempotency key
-// after a backoff: the provider drops what it already took (A301) and takes
-// what it did not. Past the resend budget or the key's lifetime, the rows
-// become UNKNOWN for an operator: a report may still settle them.
-func (d *Dispatcher) settleInDoubt(j *job, last herald.Outcome) {
-	now := d.cfg.Now()
-	if j.resends >= d.cfg.InDoubtResends || now.Sub(j.sentAt) > d.cfg.IdempotencyTTL-time.Hour {
-		reason := fmt.Sprintf("in doubt after %d resends with the same key: %s %s", j.resends, last.Code, last.Text)
-		d.markUnknown(j.rows, reason)
-		return
+// waitInDoubt makes u a wait for the resend of the same frozen request.
+func (d *Dispatcher) waitInDoubt(u *herald.RecipientUpdate, r herald.Recipient, now time.Time) {
+	u.State, u.InDoubt = herald.RecipientRetryWait, true
+	u.NextAttempt = now.Add(d.cfg.backoff(r.Resends + 1))
+	if u.ResultCode == "" {
+		u.ResultCode, u.ResultText = "IN_DOUBT", "no outcome for this destination"
 	}
-	j.resends++
-	d.metrics.resends.Inc()
-	d.resends.Add(1)
-	go func() {
-		defer d.resends.Done()
-		// On shutdown the rows stay SENDING with their key: recovery after
-		// restart resends under the same key.
-		if !sleep(d.resendCtx, d.cfg.backoff(j.resends)) {
-			return
-		}
-		if j.run != nil && j.run.wait(d.resendCtx, len(j.rows)) != nil {
-			return
-		}
-		d.send(j)
-	}()
-}
-
-func (d *Dispatcher) markUnknown(rows []herald.Recipient, reason string) {
-	now := d.cfg.Now()
-	for _, r := range rows {
-		d.metrics.unknown.Inc()
-		d.rec.add(herald.RecipientUpdate{ID: r.ID, Owner: d.cfg.Owner, State: herald.RecipientUnknown, ResultCode: "IN_DOUBT", ResultText: reason, At: now})
-	}
-}
-
-// recoverLoop settles rows whose lease ended while SENDING: their process
-// died between claim and record.
-func (d *Dispatcher) recoverLoop(ctx context.Context) {
-	defer d.loops.Done()
-	interval := min(d.cfg.LeaseTTL/4, 5*time.Second)
-	for sleep(ctx, interval) {
-		for ctx.Err() == nil && d.recoverOnce(ctx) > 0 {
-		}
-	}
-}
-
-// recoverOnce reclaims a chunk of abandoned batches and settles them:
-// never sent (no key) → PENDING; sent within the key's lifetime → resent
-// under the same key; older → UNKNOWN. It returns how many rows it took.
-func (d *Dispatcher) recoverOnce(ctx context.Context) int {
-	now := d.cfg.Now()
-	rows, err := d.store.ReclaimExpired(ctx, herald.ClaimParams{Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(d.cfg.LeaseTTL), Limit: 100})
-	if err != nil {
-		d.logErr(ctx, "reclaim expired leases", err)
-		return 0
-	}
-	groups := map[string][]herald.Recipient{}
-	var unsent []*job
-	for _, r := range rows {
-		if r.BatchKey == "" {
-			unsent = append(unsent, &job{rows: []herald.Recipient{r}})
-			continue
-		}
-		groups[r.BatchKey] = append(groups[r.BatchKey], r)
-	}
-	d.release(unsent)
-	for key, g := range groups {
-		d.metrics.recovered.Add(float64(len(g)))
-		if now.Sub(g[0].SentAt) > d.cfg.IdempotencyTTL-time.Hour {
-			d.markUnknown(g, "lease expired after the send and the idempotency key has lapsed")
-			continue
-		}
-		d.resendRecovered(ctx, key, g)
-	}
-	if len(rows) > 0 {
-		d.log.Info("recovered abandoned sends", "rows", len(rows), "never_sent", len(unsent), "batches", len(groups))
-	}
-	return len(rows)
-}
-
-// resendRecovered rebuilds an abandoned request and sends it under its key.
-func (d *Dispatcher) resendRecovered(ctx context.Context, key string, rows []herald.Recipient) {
-	tpl, err := d.tplCache.get(ctx, rows[0].CampaignID)
-	if err != nil {
-		d.markUnknown(rows, "lease expired after the send and the template cannot be loaded: "+err.Error())
-		return
-	}
-	members, err := d.members(ctx, rows)
-	if err != nil {
-		d.logErr(ctx, "load members for recovery", err)
-		return // the lease runs out again and the next pass retries
-	}
-	var j *job
-	for _, r := range rows {
-		x, reject := d.destination(tpl, r, members)
-		if reject != nil {
-			d.markUnknown([]herald.Recipient{r}, "lease expired after the send; not resent: "+reject.ResultText)
-			continue
-		}
-		if j == nil {
-			j = d.appendDestination(nil, tpl, nil, r, x)[0]
-			j.batch.IdempotencyKey, j.sentAt = key, r.SentAt
-			continue
-		}
-		j.rows = append(j.rows, r)
-		j.batch.Destinations = append(j.batch.Destinations, x.dest)
-	}
-	if j == nil {
-		return
-	}
-	if l := d.global(d.senderKey(tpl)); l != nil && l.Wait(ctx, len(j.rows)) != nil {
-		return
-	}
-	d.send(j)
 }

@@ -275,3 +275,42 @@ func TestCampaignBodyLimit(t *testing.T) {
 	body := `{"name":"big","templateCode":"WELCOME_1","tps":5,"audience":{"memberIds":[` + ids + `"x"]}}`
 	e.json("POST", "/v1/campaigns", body).wantError(t, 413, "too_large", "")
 }
+
+// TestCampaignReason: the reason the dispatcher halted a campaign with is
+// in the campaign's JSON (get, list, the client), and a resume clears it.
+func TestCampaignReason(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addTemplate(welcome)
+	e.addMembers(3)
+	var c herald.Campaign
+	e.json("POST", "/v1/campaigns", map[string]any{"name": "halted", "templateCode": "WELCOME_1",
+		"audience": map[string]any{"all": true}, "variables": map[string]string{"shop": "h"}, "tps": 5}).want(t, 201, &c)
+	id := fmt.Sprint(c.ID)
+	if got := e.do("GET", "/v1/campaigns/"+id, "", nil); strings.Contains(string(got.body), `"reason"`) {
+		t.Errorf("a campaign without a reason shows one: %s", got.body)
+	}
+	e.prepare(c.ID)
+	const reason = "provider refused the account: A401 Unauthorized"
+	if _, err := e.store.HaltCampaign(t.Context(), c.ID, herald.CampaignPaused, reason, testNow); err != nil {
+		t.Fatal(err)
+	}
+	got := e.do("GET", "/v1/campaigns/"+id, "", nil)
+	got.want(t, 200, &c)
+	if !strings.Contains(string(got.body), `"reason":"`+reason+`"`) || c.Reason != reason || c.State != herald.CampaignPaused {
+		t.Errorf("halted campaign: %s", got.body)
+	}
+	var list struct{ Campaigns []herald.Campaign }
+	e.do("GET", "/v1/campaigns", "", nil).want(t, 200, &list)
+	if len(list.Campaigns) != 1 || list.Campaigns[0].Reason != reason {
+		t.Errorf("list %+v", list.Campaigns)
+	}
+	if c, err := e.client().GetCampaign(t.Context(), c.ID); err != nil || c.Reason != reason {
+		t.Errorf("client: %+v %v", c, err)
+	}
+	var resumed herald.Campaign // reason is omitted when empty: decode afresh
+	e.do("POST", "/v1/campaigns/"+id+"/resume", "", nil).want(t, 200, &resumed)
+	if resumed.State != herald.CampaignRunning || resumed.Reason != "" {
+		t.Errorf("after resume: %s %q", resumed.State, resumed.Reason)
+	}
+}

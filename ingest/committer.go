@@ -2,7 +2,11 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -14,7 +18,7 @@ func (in *Ingest) commitLoop(ctx context.Context) {
 	reports := make([]herald.Report, 0, in.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var lastLog time.Time
+	var lastLog, lastPanicLog time.Time
 	for {
 		first, ok := <-in.queue
 		if !ok {
@@ -25,9 +29,9 @@ func (in *Ingest) commitLoop(ctx context.Context) {
 		for _, req := range batch {
 			reports = append(reports, req.report)
 		}
-		err := in.commit(ctx, reports)
+		err := in.safeCommit(ctx, reports, &lastPanicLog)
 		in.answer(batch, err)
-		if err != nil && time.Since(lastLog) > time.Second {
+		if err != nil && !errors.Is(err, errCommitPanic) && time.Since(lastLog) > time.Second {
 			lastLog = time.Now() // at most one line a second while the database is down
 			in.log.LogAttrs(ctx, slog.LevelError, "report batch not stored",
 				slog.Int("reports", len(reports)), slog.String("error", err.Error()))
@@ -57,6 +61,45 @@ func (in *Ingest) fill(batch []*request, timer *time.Timer) ([]*request, bool) {
 		}
 	}
 	return batch, true
+}
+
+// errCommitPanic is the error of a batch whose commit panicked.
+var errCommitPanic = errors.New("report commit panicked")
+
+// safeCommit is commit with its panics recovered: a bug in a store, or a
+// report that trips one, fails that batch only, the same way as a failed
+// transaction (its requests are answered 503 and the provider retries
+// them), and the committer goes on with the next batch. The panic is
+// counted, and logged with its stack at most once a second (lastLog): the
+// stack and the kind of panic, never the panic's value unless it is a
+// runtime error, since a value could hold a report or a secret.
+func (in *Ingest) safeCommit(ctx context.Context, reports []herald.Report, lastLog *time.Time) (err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		err = errCommitPanic
+		in.metrics.commitPanics.Inc()
+		if time.Since(*lastLog) < time.Second {
+			return
+		}
+		*lastLog = time.Now()
+		in.log.LogAttrs(ctx, slog.LevelError, "report batch commit panicked; its reports were not stored and will be retried by the provider",
+			slog.Int("reports", len(reports)), slog.String("panic", panicText(v)),
+			slog.String("stack", string(debug.Stack())))
+	}()
+	return in.commit(ctx, reports)
+}
+
+// panicText describes a recovered value without its contents, except for
+// the runtime's own errors (index out of range, nil dereference…), which
+// hold no data.
+func panicText(v any) string {
+	if re, ok := v.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // commit writes one batch in one transaction.

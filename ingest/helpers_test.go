@@ -201,7 +201,7 @@ func accepted(t testing.TB, s herald.Store, n int, prefix string) []herald.Recip
 		ups := make([]herald.RecipientUpdate, len(chunk))
 		for j, r := range chunk {
 			chunk[j].MsgKey, chunk[j].State = prefix+strconv.FormatInt(r.ID, 10), herald.RecipientAccepted
-			ups[j] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted,
+			ups[j] = herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken, State: herald.RecipientAccepted,
 				MsgKey: chunk[j].MsgKey, ResultCode: "A000", At: testNow}
 		}
 		if err := s.RecordOutcomes(context.Background(), ups); err != nil {
@@ -259,7 +259,7 @@ func sending(t testing.TB, s herald.Store, n int) []herald.Recipient {
 // dispatcher does once the provider accepted it.
 func record(t testing.TB, s herald.Store, r herald.Recipient, msgKey string) {
 	t.Helper()
-	err := s.RecordOutcomes(context.Background(), []herald.RecipientUpdate{{ID: r.ID, Owner: "w",
+	err := s.RecordOutcomes(context.Background(), []herald.RecipientUpdate{{ID: r.ID, Owner: "w", Token: r.ClaimToken,
 		State: herald.RecipientAccepted, MsgKey: msgKey, ResultCode: "A000", At: testNow}})
 	if err != nil {
 		t.Fatal(err)

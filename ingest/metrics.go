@@ -22,6 +22,7 @@ type metrics struct {
 	committed      *prometheus.CounterVec
 	lateMatched    prometheus.Counter
 	commitErrors   prometheus.Counter
+	commitPanics   prometheus.Counter
 	batchSize      prometheus.Histogram
 	commitDuration prometheus.Histogram
 }
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 			Name: "herald_report_commit_errors_total",
 			Help: "Report batches whose transaction failed (their requests got 503).",
 		}),
+		commitPanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_report_commit_panics_total",
+			Help: "Report batches whose commit panicked (their requests got 503; the committer went on).",
+		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "herald_report_batch_size",
 			Help:    "Reports per committed batch.",
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 		}),
 	}
 	cs := []prometheus.Collector{m.received, m.shed, m.refused, m.committed, m.lateMatched, m.commitErrors,
-		m.batchSize, m.commitDuration,
+		m.commitPanics, m.batchSize, m.commitDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_report_queue_depth",
 			Help: "Reports waiting for a committer.",

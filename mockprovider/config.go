@@ -81,6 +81,17 @@ type Config struct {
 	// how many reports wait for polling.
 	ReportStore int
 
+	// Brownout is a timed fault schedule (hold, refuse, 429, ok phases),
+	// played once, BrownoutAfter after its start: the first send that
+	// accepted anyone (BrownoutFrom "first-send", the default) or Start
+	// ("start"). POST /mock/brownout starts another at any time.
+	Brownout      []Phase
+	BrownoutAfter time.Duration
+	BrownoutFrom  string
+	// HoldAnswer is how long a hold phase holds each answer; longer than
+	// the client's timeout (herald's default is 10 s) makes it time out.
+	HoldAnswer time.Duration
+
 	// MaxBody limits a request body in bytes.
 	MaxBody int64
 	// StatsSeconds is how many seconds of per-second counts are kept.
@@ -107,6 +118,8 @@ func DefaultConfig() Config {
 		MaxBody:           1 << 20,
 		StatsSeconds:      3600,
 		LogEvery:          time.Second,
+		BrownoutFrom:      BrownoutFromFirstSend,
+		HoldAnswer:        15 * time.Second,
 	}
 }
 
@@ -122,6 +135,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := checkReports(c); err != nil {
+		return err
+	}
+	if err := checkBrownout(c); err != nil {
 		return err
 	}
 	if c.MaxBody < 1024 {

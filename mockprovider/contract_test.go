@@ -118,11 +118,13 @@ func TestSendRefusedPermanently(t *testing.T) {
 
 	noSender := keyed(1, 0, "a")
 	noSender.SenderKey = ""
-	assertKinds(t, c.Send(t.Context(), noSender), herald.RefusedPermanent, infobank.CodeBadSenderKey)
+	// A missing sender key or an unapproved template is the account's
+	// fault, not the recipient's: the campaign pauses.
+	assertKinds(t, c.Send(t.Context(), noSender), herald.RefusedAccount, infobank.CodeBadSenderKey)
 
 	unknown := keyed(1, 0, "b")
 	unknown.TemplateCode = "NOPE"
-	assertKinds(t, c.Send(t.Context(), unknown), herald.RefusedPermanent, infobank.CodeBadTemplate)
+	assertKinds(t, c.Send(t.Context(), unknown), herald.RefusedAccount, infobank.CodeBadTemplate)
 
 	mixed := keyed(2, 0, "c")
 	mixed.Destinations[1].To = "0212345678" // a landline
@@ -142,7 +144,7 @@ func TestSendBadAPIKey(t *testing.T) {
 	t.Parallel()
 	m := startMock(t, nil)
 	c := newClient(t, m.url, func(c *infobank.Config) { c.APIKey = "Bearer " + testKey })
-	assertKinds(t, c.Send(t.Context(), keyed(1, 0, "k")), herald.RefusedPermanent, infobank.CodeUnauthorized)
+	assertKinds(t, c.Send(t.Context(), keyed(1, 0, "k")), herald.RefusedAccount, infobank.CodeUnauthorized)
 	if _, err := c.Inquire(t.Context(), "K"); err == nil {
 		t.Error("inquiry with a bad key succeeded")
 	}

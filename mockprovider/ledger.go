@@ -52,6 +52,17 @@ type admission struct {
 	at time.Time
 }
 
+// fresh counts the destinations accepted now (not replays).
+func (a admission) fresh() int {
+	n := 0
+	for i, k := range a.msgKeys {
+		if k != "" && !a.replay[i] {
+			n++
+		}
+	}
+	return n
+}
+
 // admit accepts the destinations at indexes valid, unless they would push
 // the window over the limit. newKey makes msgKeys.
 func (l *ledger) admit(req *infobank.SendRequest, valid []int, now time.Time, newKey func(time.Time) string) admission {

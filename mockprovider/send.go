@@ -52,6 +52,10 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 // serveSend runs a valid request through faults, the limiter and the
 // ledger, and answers.
 func (s *Server) serveSend(w http.ResponseWriter, r *http.Request, req *infobank.SendRequest) {
+	ph := s.currentPhase()
+	if s.brownoutSend(w, ph, len(req.Destinations), req.Ref) {
+		return
+	}
 	p := s.plan(req)
 	f := s.pickFault()
 	if f == faultRefuse {
@@ -66,7 +70,16 @@ func (s *Server) serveSend(w http.ResponseWriter, r *http.Request, req *infobank
 		return
 	}
 	s.counts.refusedOther.Add(int64(len(req.Destinations) - len(p.valid)))
+	if n := a.fresh(); n > 0 {
+		s.firstOnce.Do(func() { close(s.firstAccept) })
+		if ph != nil {
+			ph.accepted.Add(int64(n))
+		}
+	}
 	s.emitReports(req, p, a)
+	if !s.holdAnswer(r, ph) {
+		panic(http.ErrAbortHandler) // the client gave up: nobody to answer
+	}
 	s.finish(w, r, f, req, p, a)
 }
 

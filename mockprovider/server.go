@@ -28,13 +28,18 @@ type Server struct {
 	store    *store
 	delivery *delivery
 
-	gate      gate
-	stopping  chan struct{} // closed by Stop: hung and slow answers return
-	startOnce sync.Once
-	stopOnce  sync.Once
-	started   atomic.Bool
-	cancel    context.CancelFunc
-	bg        sync.WaitGroup
+	gate  gate
+	brown brownout
+	// firstAccept is closed at the first send that accepts anyone: a
+	// configured brown-out counts from it.
+	firstAccept chan struct{}
+	firstOnce   sync.Once
+	stopping    chan struct{} // closed by Stop: hung and slow answers return
+	startOnce   sync.Once
+	stopOnce    sync.Once
+	started     atomic.Bool
+	cancel      context.CancelFunc
+	bg          sync.WaitGroup
 }
 
 // requestCounts are the counters outside the ledger's lock.
@@ -59,7 +64,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		dice: newDice(cfg.Seed), keys: newMsgKeys(),
 		store:    newStore(storeSize(cfg), cfg.Reports == ReportsPolling),
 		delivery: newDelivery(cfg, log),
-		stopping: make(chan struct{}),
+		stopping: make(chan struct{}), firstAccept: make(chan struct{}),
 	}
 	s.ledger.Store(newLedger(cfg.TPS, cfg.StatsSeconds))
 	s.routes()
@@ -81,6 +86,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE "+infobank.PathPolling+"/{reportId}", s.handleAck)
 	s.mux.HandleFunc("GET /mock/stats", s.handleStats)
 	s.mux.HandleFunc("POST /mock/reset", s.handleReset)
+	s.mux.HandleFunc("POST /mock/brownout", s.handleBrownout)
+	s.mux.HandleFunc("GET /mock/brownout", s.handleBrownoutGet)
 }
 
 // ServeHTTP implements http.Handler.
@@ -99,6 +106,7 @@ func (s *Server) Start(ctx context.Context) {
 		if s.cfg.LogEvery > 0 {
 			s.bg.Go(func() { s.logLoop(ctx) })
 		}
+		s.startConfigured()
 	})
 }
 
@@ -109,6 +117,7 @@ func (s *Server) Start(ctx context.Context) {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	s.gate.close()
+	s.stopBrownout()
 	if err := waitFor(ctx, s.gate.wg.Wait); err != nil {
 		if s.started.Load() {
 			s.cancel()

@@ -16,7 +16,8 @@ type Stats struct {
 	// Replayed counts recipients answered A301: accepted earlier under the
 	// same idempotency key, not delivered again.
 	Replayed int64 `json:"replayed"`
-	// RefusedRateLimit counts recipients in requests refused with 429.
+	// RefusedRateLimit counts recipients in requests refused with 429 by
+	// the limiter (a brown-out's 429 phase counts its own, in Brownout).
 	RefusedRateLimit    int64 `json:"refused_rate_limit"`
 	RateLimitedRequests int64 `json:"rate_limited_requests"`
 	// RefusedOther counts recipients refused otherwise (bad number, 503).
@@ -52,6 +53,11 @@ type Stats struct {
 	ReportsQueued       int   `json:"reports_queued"`
 	ReportsPolled       int64 `json:"reports_polled"`
 	ReportsAwaitingPoll int   `json:"reports_awaiting_poll"`
+
+	// BrownoutPhase is the kind of the brown-out phase on now ("" when
+	// none); Brownout details the schedule, nil when there is none.
+	BrownoutPhase string         `json:"brownout_phase"`
+	Brownout      *BrownoutStats `json:"brownout,omitempty"`
 }
 
 // SecondCount is the recipients accepted in one wall-clock second.
@@ -69,11 +75,15 @@ func (s *Server) Stats() Stats {
 	st.RefusedOther, st.FailedAfterAccept, st.Hung = c.refusedOther.Load(), c.failedAfterAccept.Load(), c.hung.Load()
 	s.delivery.snapshot(&st)
 	s.store.snapshot(&st)
+	if st.Brownout = s.brownoutStats(); st.Brownout != nil {
+		st.BrownoutPhase = st.Brownout.Phase
+	}
 	return st
 }
 
 // Reset forgets everything counted and remembered (idempotency keys,
-// reports, the window). Reports already queued are still posted.
+// reports, the window). Reports already queued are still posted. The
+// brown-out schedule and its per-phase counts are left alone.
 func (s *Server) Reset() {
 	s.ledger.Store(newLedger(s.cfg.TPS, s.cfg.StatsSeconds))
 	c := &s.counts

@@ -68,10 +68,17 @@ func (l *Limiter) SetLimit(limit int, headroom float64) {
 	l.bucket.SetLimit(rate.Limit(l.current))
 }
 
-// Wait blocks until n recipients may be sent.
+// Wait blocks until n recipients may be sent. A request larger than the
+// burst (a frozen request resent by a process with a smaller batch size)
+// is paced a burst at a time.
 func (l *Limiter) Wait(ctx context.Context, n int) error {
 	l.grow()
-	return l.bucket.WaitN(ctx, n)
+	for burst := l.bucket.Burst(); n > 0; n -= burst {
+		if err := l.bucket.WaitN(ctx, min(n, burst)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Rate is the rate currently allowed, in recipients per second.

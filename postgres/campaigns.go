@@ -10,7 +10,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -84,7 +84,8 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 
 func scanCampaign(row pgx.Row) (herald.Campaign, error) {
 	var c herald.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.Reason,
+		&c.CreatedAt, &c.UpdatedAt)
 	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
@@ -117,8 +118,26 @@ func (s *Store) UpdateCampaign(ctx context.Context, id int64, p herald.CampaignP
 	return s.GetCampaign(ctx, id)
 }
 
-// TransitionCampaign moves the campaign to a new state if allowed.
+// TransitionCampaign moves the campaign to a new state if allowed and
+// clears its reason.
 func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.CampaignState, at time.Time) (herald.Campaign, error) {
+	return s.transition(ctx, id, to, "", at)
+}
+
+// HaltCampaign pauses or fails the campaign with a reason.
+func (s *Store) HaltCampaign(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
+	if to != herald.CampaignPaused && to != herald.CampaignFailed {
+		return herald.Campaign{}, herald.Invalid("state", "a campaign halts as %s or %s, not %s",
+			herald.CampaignPaused, herald.CampaignFailed, to)
+	}
+	return s.transition(ctx, id, to, reason, at)
+}
+
+// transition moves the campaign, under its row lock, and settles the rows
+// still waiting to be claimed when it ends without sending them: cancelled
+// or failed (see settle). Rows being sent stay as they are; their outcome
+// settles them (RecordOutcomes).
+func (s *Store) transition(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		state, prepared, err := lockCampaign(ctx, tx, id)
 		if err != nil {
@@ -128,12 +147,18 @@ func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.Camp
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET state = $1, updated_at = $2 WHERE id = $3`, string(to), at, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET state = $1, reason = $2, updated_at = $3 WHERE id = $4`,
+			string(to), reason, at, id); err != nil {
 			return err
 		}
-		if to == herald.CampaignCancelled {
-			_, err = tx.Exec(ctx, `UPDATE recipients SET state = 'CANCELLED', updated_at = $1
-				WHERE campaign_id = $2 AND state IN ('PENDING', 'RETRY_WAIT')`, at, id)
+		if to == herald.CampaignCancelled || to == herald.CampaignFailed {
+			x := settle{doubt: `(in_doubt OR batch_key IS NOT NULL)`, campaign: `$3::text`, reason: `$4::text`}
+			_, err = tx.Exec(ctx, `UPDATE recipients SET state = `+x.state()+`,
+					result_code = `+x.code(`result_code`)+`, result_text = `+x.text(`result_text`, `NULL`)+`,
+					batch_key = CASE WHEN `+x.doubt+` THEN batch_key END,
+					sent_at = CASE WHEN `+x.doubt+` THEN sent_at END,
+					updated_at = $1
+				WHERE campaign_id = $2 AND state IN ('PENDING', 'RETRY_WAIT')`, at, id, string(to), reason)
 		}
 		return err
 	})

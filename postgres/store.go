@@ -4,10 +4,14 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
+	"math/big"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	herald "github.com/heraldhq/herald"
 )
@@ -24,24 +29,29 @@ var migrations embed.FS
 
 // Store implements herald.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	instance string // InstanceID, read once at Open
 }
 
 var _ herald.Store = (*Store)(nil)
 
 // Open connects with a postgres:// URL (search_path may select a schema)
-// and applies the embedded migrations.
+// and applies the embedded migrations. Several processes may open the same
+// database (and schema) at once: migrations run under an advisory lock.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, herald.Invalid("db", "bad PostgreSQL URL: %v", redact(err))
+	}
+	if err := migrate(ctx, cfg.ConnConfig); err != nil {
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
 	s := &Store{pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	if s.instance, err = s.instanceID(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -57,14 +67,37 @@ func redact(err error) string {
 	return err.Error()
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	db := stdlib.OpenDBFromPool(s.pool)
+// migrate applies the migrations under a session-level advisory lock, so
+// that processes starting together on an empty database do not run them
+// twice (which failed with 23505 on goose's version table and on the
+// tables themselves).
+//
+// It runs on connections of its own, closed when it returns, not on the
+// store's pool: a session lock lives as long as its connection, so one
+// that goose could not release must not stay behind in a pooled
+// connection, blocking every later migration of the database.
+func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
+	db := stdlib.OpenDB(*cc.Copy())
 	defer db.Close()
+	id, err := migrationLockID(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(id),
+		// goose polls with pg_try_advisory_lock: as often as it allows
+		// (every second), for up to 5 minutes.
+		lock.WithLockTimeout(1, 300),
+		lock.WithUnlockTimeout(1, 30),
+	)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -73,6 +106,61 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// migrationLockID names the advisory lock of the migrations of one schema.
+// Advisory locks are per database, not per schema: with goose's single
+// default id, stores of different schemas of one database (one per test,
+// or one per environment) would wait for each other's migrations. The
+// schema is the first existing one of the search_path, where goose and the
+// migrations create their tables.
+func migrationLockID(ctx context.Context, db *sql.DB) (int64, error) {
+	var database, schema string
+	err := db.QueryRowContext(ctx, `SELECT current_database(), COALESCE(current_schema(), '')`).Scan(&database, &schema)
+	if err != nil {
+		return 0, fmt.Errorf("read schema: %w", err)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "herald migrations\x00%s\x00%s", database, schema)
+	return int64(h.Sum64()), nil
+}
+
+// instanceID reads this database's instance id, making it at the first
+// open. Concurrent first opens agree: every one inserts its own candidate,
+// the first insert wins (the others wait for it and do nothing) and every
+// one then reads the winner.
+func (s *Store) instanceID(ctx context.Context) (string, error) {
+	candidate, err := randomInstanceID()
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('instance_id', $1)
+		ON CONFLICT (key) DO NOTHING`, candidate); err != nil {
+		return "", translate(err, "instance id")
+	}
+	var id string
+	err = s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'instance_id'`).Scan(&id)
+	return id, translate(err, "instance id")
+}
+
+// instanceIDLen characters of base36: 36^6 ≈ 2.2 billion namespaces.
+const instanceIDLen = 6
+
+func randomInstanceID() (string, error) {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, instanceIDLen)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(digits))))
+		if err != nil {
+			return "", fmt.Errorf("instance id: %w", err)
+		}
+		b[i] = digits[n.Int64()]
+	}
+	return string(b), nil
+}
+
+// InstanceID is this database's random namespace of message ids and
+// idempotency keys.
+func (s *Store) InstanceID() string { return s.instance }
 
 // Ping checks the connection.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

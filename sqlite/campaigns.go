@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -88,7 +88,7 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars string
 	var start, created, updated int64
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &created, &updated)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &c.Reason, &created, &updated)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -136,6 +136,21 @@ func (s *Store) UpdateCampaign(ctx context.Context, id int64, p herald.CampaignP
 
 // TransitionCampaign moves the campaign to a new state if allowed.
 func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.CampaignState, at time.Time) (herald.Campaign, error) {
+	return s.moveCampaign(ctx, id, to, "", at)
+}
+
+// HaltCampaign pauses or fails a campaign with a reason.
+func (s *Store) HaltCampaign(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
+	if to != herald.CampaignPaused && to != herald.CampaignFailed {
+		return herald.Campaign{}, herald.Invalid("state", "a campaign halts to paused or failed, not %s", to)
+	}
+	return s.moveCampaign(ctx, id, to, reason, at)
+}
+
+// moveCampaign applies an allowed transition, stores the reason (cleared
+// by an empty one) and settles the recipients not yet claimed when the
+// campaign can no longer run.
+func (s *Store) moveCampaign(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var state herald.CampaignState
 		var prepared sql.NullInt64
@@ -146,12 +161,29 @@ func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.Camp
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ?`, string(to), ms(at), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+			string(to), reason, ms(at), id); err != nil {
 			return err
 		}
-		if to == herald.CampaignCancelled {
-			_, err = tx.ExecContext(ctx, `UPDATE recipients SET state = 'CANCELLED', updated_at = ?
-				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`, ms(at), id)
+		// A row waiting is in doubt when a request under its key may have
+		// been taken: it can only become UNKNOWN, never "not sent".
+		const inDoubt = `(in_doubt = 1 OR batch_key IS NOT NULL)`
+		switch to {
+		case herald.CampaignCancelled:
+			_, err = tx.ExecContext(ctx, `UPDATE recipients SET
+					state = CASE WHEN `+inDoubt+` THEN 'UNKNOWN' ELSE 'CANCELLED' END,
+					result_code = CASE WHEN `+inDoubt+` THEN ? ELSE result_code END,
+					result_text = CASE WHEN `+inDoubt+` THEN 'campaign cancelled while a send was in doubt' ELSE result_text END,
+					next_attempt_at = NULL, updated_at = ?
+				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`, codeInDoubt, ms(at), id)
+		case herald.CampaignFailed:
+			_, err = tx.ExecContext(ctx, `UPDATE recipients SET
+					state = CASE WHEN `+inDoubt+` THEN 'UNKNOWN' ELSE 'FAILED' END,
+					result_code = CASE WHEN `+inDoubt+` THEN ? ELSE ? END,
+					result_text = CASE WHEN `+inDoubt+` THEN 'campaign failed while a send was in doubt: ' || ? ELSE ? END,
+					next_attempt_at = NULL, updated_at = ?
+				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`,
+				codeInDoubt, codeCampaignFailed, reason, reason, ms(at), id)
 		}
 		return err
 	})

@@ -3,45 +3,168 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
 const recipientColumns = `id, campaign_id, member_id, phone, message_id, state, attempts, lease_owner, lease_until,
-	next_attempt_at, batch_key, sent_at, msg_key, result_code, result_text, channel, created_at, updated_at`
+	next_attempt_at, claim_token, resends, in_doubt, batch_key, sent_at, msg_key, result_code, result_text, channel,
+	created_at, updated_at`
+
+// Result codes the store writes when it settles rows itself.
+const (
+	codeInDoubt        = "IN_DOUBT"
+	codeCampaignFailed = "CAMPAIGN_FAILED"
+	codeNoReport       = "NO_REPORT"
+)
 
 // ClaimRecipients leases up to p.Limit sendable recipients of a running
 // campaign. The single writer connection makes the select-and-update atomic.
+// A row with a batch key is in doubt: its claim counts a resend, not an
+// attempt, and keeps the key.
 func (s *Store) ClaimRecipients(ctx context.Context, p herald.ClaimParams) ([]herald.Recipient, error) {
 	rows, err := s.w.QueryContext(ctx, `UPDATE recipients SET state = 'SENDING', lease_owner = ?, lease_until = ?,
-			attempts = attempts + 1, batch_key = NULL, sent_at = NULL, message_id = COALESCE(message_id, 'h' || campaign_id || '-' || id), updated_at = ?
+			claim_token = claim_token + 1,
+			attempts = attempts + (batch_key IS NULL), resends = resends + (batch_key IS NOT NULL),
+			message_id = COALESCE(message_id, 'h' || ? || '-' || campaign_id || '-' || id), updated_at = ?
 		WHERE id IN (SELECT r.id FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
 			WHERE r.campaign_id = ? AND c.state = 'running'
 			  AND (r.state = 'PENDING' OR (r.state = 'RETRY_WAIT' AND r.next_attempt_at <= ?))
 			ORDER BY r.id LIMIT ?)
 		RETURNING `+recipientColumns,
-		p.Owner, ms(p.LeaseUntil), ms(p.Now), p.CampaignID, ms(p.Now), p.Limit)
+		p.Owner, ms(p.LeaseUntil), s.instanceID, ms(p.Now), p.CampaignID, ms(p.Now), p.Limit)
 	if err != nil {
 		return nil, translate(err, "claim recipients")
 	}
-	return scanRecipients(rows)
+	out, err := scanRecipients(rows)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order; callers get id order, as they always did.
+	slices.SortFunc(out, func(a, b herald.Recipient) int { return cmpInt64(a.ID, b.ID) })
+	return out, nil
 }
 
-// RecordOutcomes applies a batch of send results in one transaction.
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fencedRow is what a fenced write reads of its row before deciding.
+type fencedRow struct {
+	inDoubt  bool
+	campaign herald.CampaignState
+	reason   string
+}
+
+// readFenced reads the row id while it is SENDING under owner and token;
+// ok is false for a stale writer.
+func readFenced(ctx context.Context, tx *sql.Tx, id int64, owner string, token int64) (f fencedRow, ok bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT r.in_doubt, c.state, c.reason FROM recipients r JOIN campaigns c ON c.id = r.campaign_id
+		WHERE r.id = ? AND r.state = 'SENDING' AND r.lease_owner = ? AND r.claim_token = ?`, id, owner, token).
+		Scan(&f.inDoubt, &f.campaign, &f.reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, false, nil
+	}
+	return f, err == nil, err
+}
+
+// rowWrite is one fenced write of a SENDING row, which also ends its lease.
+type rowWrite struct {
+	state             herald.RecipientState
+	attempts, resends int  // added to the counters
+	inDoubt           bool // sets in_doubt (it is never cleared)
+	clearKey          bool // clears batch_key and sent_at
+	msgKey            string
+	code, text        any // nil keeps the row's
+	next              any
+	at                time.Time
+}
+
+const writeFenced = `UPDATE recipients SET state = ?, attempts = attempts + ?, resends = resends + ?, in_doubt = MAX(in_doubt, ?),
+		batch_key = CASE WHEN ? THEN NULL ELSE batch_key END, sent_at = CASE WHEN ? THEN NULL ELSE sent_at END,
+		msg_key = COALESCE(NULLIF(?, ''), msg_key), result_code = COALESCE(?, result_code), result_text = COALESCE(?, result_text),
+		next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+	WHERE id = ? AND state = 'SENDING' AND lease_owner = ? AND claim_token = ?`
+
+func (w rowWrite) exec(ctx context.Context, stmt *sql.Stmt, id int64, owner string, token int64) error {
+	_, err := stmt.ExecContext(ctx, string(w.state), w.attempts, w.resends, w.inDoubt, w.clearKey, w.clearKey,
+		w.msgKey, w.code, w.text, w.next, ms(w.at), id, owner, token)
+	return err
+}
+
+// settle says what a row that would wait for a send becomes on a campaign
+// that can no longer run (cancelled or failed); ok is false when the
+// campaign may still run. text is the caller's explanation, kept for an
+// in-doubt row when not empty.
+func settle(f fencedRow, inDoubt bool, code, text any) (w rowWrite, ok bool) {
+	switch f.campaign {
+	case herald.CampaignCancelled:
+		if inDoubt {
+			return rowWrite{state: herald.RecipientUnknown, code: codeInDoubt,
+				text: textOr(text, "campaign cancelled while a send was in doubt")}, true
+		}
+		return rowWrite{state: herald.RecipientCancelled, code: code, text: text, clearKey: true}, true
+	case herald.CampaignFailed:
+		if inDoubt {
+			return rowWrite{state: herald.RecipientUnknown, code: codeInDoubt,
+				text: textOr(text, "campaign failed while a send was in doubt: "+f.reason)}, true
+		}
+		return rowWrite{state: herald.RecipientFailed, code: codeCampaignFailed, text: f.reason, clearKey: true}, true
+	}
+	return rowWrite{}, false
+}
+
+func textOr(text any, def string) string {
+	if s, ok := text.(string); ok && s != "" {
+		return s
+	}
+	return def
+}
+
+// RecordOutcomes applies a batch of send results in one transaction, each
+// fenced by owner and claim token.
 func (s *Store) RecordOutcomes(ctx context.Context, updates []herald.RecipientUpdate) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE recipients SET state = ?, msg_key = COALESCE(NULLIF(?, ''), msg_key),
-				result_code = ?, result_text = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-			WHERE id = ? AND state = 'SENDING' AND lease_owner = ?`)
+		stmt, err := tx.PrepareContext(ctx, writeFenced)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range updates {
-			if _, err := stmt.ExecContext(ctx, string(u.State), u.MsgKey, u.ResultCode, u.ResultText,
-				nullMs(u.NextAttempt), ms(u.At), u.ID, u.Owner); err != nil {
+			w := rowWrite{state: u.State, msgKey: u.MsgKey, code: u.ResultCode, text: u.ResultText, next: nullMs(u.NextAttempt)}
+			if u.State == herald.RecipientRetryWait {
+				f, ok, err := readFenced(ctx, tx, u.ID, u.Owner, u.Token)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue // a stale writer
+				}
+				// In doubt for good: a refused resend proves nothing about
+				// the first send under the key.
+				doubt := u.InDoubt || f.inDoubt
+				if settled, ok := settle(f, doubt, u.ResultCode, u.ResultText); ok {
+					settled.msgKey = u.MsgKey
+					w = settled
+				} else if doubt {
+					w.inDoubt = true
+				} else {
+					w.clearKey = true
+				}
+			}
+			w.at = u.At
+			if err := w.exec(ctx, stmt, u.ID, u.Owner, u.Token); err != nil {
 				return err
 			}
 		}
@@ -50,22 +173,47 @@ func (s *Store) RecordOutcomes(ctx context.Context, updates []herald.RecipientUp
 	return translate(err, "record outcomes")
 }
 
-// MarkBatches records each row's request key before it is sent.
-func (s *Store) MarkBatches(ctx context.Context, owner string, keys map[int64]string, at time.Time) error {
+// MarkBatches freezes each request and writes its key on its rows, all in
+// one transaction; any row no longer claimed as given rolls all back.
+func (s *Store) MarkBatches(ctx context.Context, owner string, reqs []herald.SentRequest) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE recipients SET batch_key = ?, sent_at = ?
-			WHERE id = ? AND state = 'SENDING' AND lease_owner = ?`)
+		mark, err := tx.PrepareContext(ctx, `UPDATE recipients SET batch_key = ?, sent_at = ?
+			WHERE id = ? AND state = 'SENDING' AND lease_owner = ? AND claim_token = ?
+			RETURNING campaign_id`)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for id, key := range keys {
-			res, err := stmt.ExecContext(ctx, key, ms(at), id, owner)
-			if err != nil {
-				return err
+		defer mark.Close()
+		freeze, err := tx.PrepareContext(ctx, `INSERT INTO requests (key, campaign_id, body, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer freeze.Close()
+		for _, req := range reqs {
+			key := req.Batch.IdempotencyKey
+			if key == "" {
+				return herald.Invalid("batch.idempotencyKey", "is empty")
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return herald.Conflict("recipient %d is no longer leased by %s", id, owner)
+			if len(req.Claims) == 0 || len(req.Claims) != len(req.Batch.Destinations) {
+				return herald.Invalid("batch", "request %s has %d claims for %d destinations", key, len(req.Claims), len(req.Batch.Destinations))
+			}
+			var campaignID int64
+			for _, c := range req.Claims {
+				err := mark.QueryRowContext(ctx, key, ms(req.At), c.ID, owner, c.Token).Scan(&campaignID)
+				if errors.Is(err, sql.ErrNoRows) {
+					return herald.Conflict("recipient %d is no longer claimed by %s with token %d", c.ID, owner, c.Token)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			body, err := json.Marshal(req.Batch)
+			if err != nil {
+				return fmt.Errorf("request %s: %w", key, err)
+			}
+			if _, err := freeze.ExecContext(ctx, key, campaignID, string(body), ms(req.At)); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -73,18 +221,66 @@ func (s *Store) MarkBatches(ctx context.Context, owner string, keys map[int64]st
 	return translate(err, "mark batches")
 }
 
-// ReleaseRecipients returns unsent leased rows to PENDING.
-func (s *Store) ReleaseRecipients(ctx context.Context, owner string, ids []int64, at time.Time) error {
+// Requests reads frozen requests by key.
+func (s *Store) Requests(ctx context.Context, keys []string) (map[string]herald.SendBatch, error) {
+	out := make(map[string]herald.SendBatch, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	list, _ := json.Marshal(keys)
+	rows, err := s.r.QueryContext(ctx, `SELECT key, body FROM requests WHERE key IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, translate(err, "requests")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, body string
+		if err := rows.Scan(&key, &body); err != nil {
+			return nil, translate(err, "requests")
+		}
+		var b herald.SendBatch
+		if err := json.Unmarshal([]byte(body), &b); err != nil {
+			return nil, fmt.Errorf("request %s: %w", key, err)
+		}
+		out[key] = b
+	}
+	return out, translate(rows.Err(), "requests")
+}
+
+// ReleaseRecipients gives back claimed rows that were not sent in this
+// claim: to PENDING, or, in doubt, to RETRY_WAIT due at once; settled
+// instead on a campaign that can no longer run.
+func (s *Store) ReleaseRecipients(ctx context.Context, owner string, claims []herald.Claim, at time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE recipients SET state = 'PENDING', attempts = attempts - 1, batch_key = NULL,
-				sent_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
-			WHERE id = ? AND state = 'SENDING' AND lease_owner = ?`)
+		stmt, err := tx.PrepareContext(ctx, writeFenced)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for _, id := range ids {
-			if _, err := stmt.ExecContext(ctx, ms(at), id, owner); err != nil {
+		for _, c := range claims {
+			f, ok, err := readFenced(ctx, tx, c.ID, owner, c.Token)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			var w rowWrite
+			if settled, ok := settle(f, f.inDoubt, nil, nil); ok {
+				w = settled
+			} else if f.inDoubt {
+				w = rowWrite{state: herald.RecipientRetryWait, next: ms(at)}
+			} else {
+				w = rowWrite{state: herald.RecipientPending, clearKey: true}
+			}
+			// This claim sent nothing: uncount it.
+			if f.inDoubt {
+				w.resends = -1
+			} else {
+				w.attempts = -1
+			}
+			w.at = at
+			if err := w.exec(ctx, stmt, c.ID, owner, c.Token); err != nil {
 				return err
 			}
 		}
@@ -93,30 +289,60 @@ func (s *Store) ReleaseRecipients(ctx context.Context, owner string, ids []int64
 	return translate(err, "release recipients")
 }
 
-// ReclaimExpired re-leases whole expired batches to a new owner.
-func (s *Store) ReclaimExpired(ctx context.Context, p herald.ClaimParams) ([]herald.Recipient, error) {
-	rows, err := s.w.QueryContext(ctx, `UPDATE recipients SET lease_owner = ?, lease_until = ?, updated_at = ?
-		WHERE state = 'SENDING' AND lease_until < ? AND (campaign_id = ? OR ? = 0)
-		  AND COALESCE(batch_key, '#' || id) IN (
-			SELECT DISTINCT COALESCE(batch_key, '#' || id) FROM recipients
-			WHERE state = 'SENDING' AND lease_until < ? AND (campaign_id = ? OR ? = 0)
-			ORDER BY 1 LIMIT ?)
-		RETURNING `+recipientColumns,
-		p.Owner, ms(p.LeaseUntil), ms(p.Now), ms(p.Now), p.CampaignID, p.CampaignID, ms(p.Now), p.CampaignID, p.CampaignID, p.Limit)
-	if err != nil {
-		return nil, translate(err, "reclaim expired")
-	}
-	return scanRecipients(rows)
+// Heartbeat records that owner is alive and forgets owners silent for an hour.
+func (s *Store) Heartbeat(ctx context.Context, owner string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO processes (owner, heartbeat_at) VALUES (?, ?)
+			ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`, owner, ms(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM processes WHERE heartbeat_at < ?`, ms(now.Add(-time.Hour)))
+		return err
+	})
+	return translate(err, "heartbeat")
 }
 
-// AcceptedWithoutReport lists overdue accepted rows.
+// RequeueAbandoned hands back SENDING rows of owners without a heartbeat
+// since deadBefore.
+func (s *Store) RequeueAbandoned(ctx context.Context, now, deadBefore time.Time, limit int) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE recipients SET
+			state = CASE WHEN batch_key IS NULL THEN 'PENDING' ELSE 'RETRY_WAIT' END,
+			attempts = attempts - (batch_key IS NULL),
+			in_doubt = CASE WHEN batch_key IS NULL THEN in_doubt ELSE 1 END,
+			next_attempt_at = CASE WHEN batch_key IS NULL THEN next_attempt_at ELSE ? END,
+			claim_token = claim_token + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?
+		WHERE id IN (SELECT r.id FROM recipients r WHERE r.state = 'SENDING'
+			AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.owner = r.lease_owner AND p.heartbeat_at >= ?)
+			ORDER BY r.id LIMIT ?)`, ms(now), ms(now), ms(deadBefore), limit)
+	if err != nil {
+		return 0, translate(err, "requeue abandoned")
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// AcceptedWithoutReport lists overdue accepted rows that have a msgKey.
 func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, afterID int64, limit int) ([]herald.Recipient, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients
-		WHERE state = 'ACCEPTED' AND updated_at < ? AND id > ? ORDER BY id LIMIT ?`, ms(before), afterID, limit)
+		WHERE state = 'ACCEPTED' AND updated_at < ? AND id > ? AND msg_key IS NOT NULL AND msg_key <> ''
+		ORDER BY id LIMIT ?`, ms(before), afterID, limit)
 	if err != nil {
 		return nil, translate(err, "accepted without report")
 	}
 	return scanRecipients(rows)
+}
+
+// ExpireAccepted settles accepted rows whose report can no longer come.
+func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit int) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE recipients SET state = 'UNKNOWN', result_code = ?,
+			result_text = 'no delivery report within the provider''s report retention', updated_at = ?
+		WHERE id IN (SELECT id FROM recipients WHERE state = 'ACCEPTED' AND updated_at < ? ORDER BY id LIMIT ?)`,
+		codeNoReport, ms(now), ms(before), limit)
+	if err != nil {
+		return 0, translate(err, "expire accepted")
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // ListRecipients pages through a campaign's recipients in id order.
@@ -138,7 +364,8 @@ func scanRecipients(rows *sql.Rows) ([]herald.Recipient, error) {
 		var leaseUntil, next, sentAt sql.NullInt64
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.CampaignID, &r.MemberID, &r.Phone, &msgID, &r.State, &r.Attempts, &owner,
-			&leaseUntil, &next, &batchKey, &sentAt, &msgKey, &r.ResultCode, &r.ResultText, &r.Channel, &created, &updated); err != nil {
+			&leaseUntil, &next, &r.ClaimToken, &r.Resends, &r.InDoubt, &batchKey, &sentAt, &msgKey,
+			&r.ResultCode, &r.ResultText, &r.Channel, &created, &updated); err != nil {
 			return nil, fmt.Errorf("scan recipient: %w", err)
 		}
 		r.MessageID, r.LeaseOwner, r.BatchKey, r.MsgKey = msgID.String, owner.String, batchKey.String, msgKey.String

@@ -4,11 +4,13 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/url"
 	"runtime"
 	"strings"
@@ -28,6 +30,8 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // one connection: every write is serialised here, not by busy retries
 	r *sql.DB // readers, which WAL lets run beside the writer
+
+	instanceID string // meta.instance_id, read once at Open
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -55,8 +59,44 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.instanceID, err = s.loadInstanceID(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// loadInstanceID makes the database's instance id on first use and reads
+// it: whichever of two concurrent first opens inserts first wins, and both
+// read the winner's.
+func (s *Store) loadInstanceID(ctx context.Context) (string, error) {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('instance_id', ?)
+		ON CONFLICT (key) DO NOTHING`, newInstanceID()); err != nil {
+		return "", translate(err, "make instance id")
+	}
+	var id string
+	if err := s.w.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'instance_id'`).Scan(&id); err != nil {
+		return "", translate(err, "read instance id")
+	}
+	return id, nil
+}
+
+// newInstanceID returns 6 random lowercase base36 characters.
+func newInstanceID() string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 6)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+// InstanceID is this database's random namespace of message ids and keys.
+func (s *Store) InstanceID() string { return s.instanceID }
 
 func dsn(path string, writer bool) string {
 	q := url.Values{}
@@ -78,10 +118,23 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate sqlite: %w", err)
+	// Two processes opening a fresh file at once both see a migration as
+	// missing; the loser's transaction fails (the table exists) and rolls
+	// back, and a second look finds it applied.
+	for try := 1; ; try++ {
+		_, err := p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if try == 3 {
+			return fmt.Errorf("migrate sqlite: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate sqlite: %w", err)
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Ping checks that the file can be read.

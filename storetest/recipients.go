@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -18,17 +17,20 @@ func testClaimAndRecord(t *testing.T, s herald.Store) {
 	}
 	ids := map[string]bool{}
 	for _, r := range got {
-		if r.State != herald.RecipientSending || r.LeaseOwner != "w1" || r.Attempts != 1 || r.MessageID == "" || ids[r.MessageID] {
-			t.Fatalf("claimed row %+v: want SENDING, owner w1, attempt 1, a fresh message id", r)
+		if r.State != herald.RecipientSending || r.LeaseOwner != "w1" || r.Attempts != 1 || r.MessageID == "" || ids[r.MessageID] ||
+			r.ClaimToken < 1 || r.Resends != 0 || r.InDoubt || r.BatchKey != "" {
+			t.Fatalf("claimed row %+v: want SENDING, owner w1, attempt 1, a claim token, a fresh message id, no key", r)
 		}
 		ids[r.MessageID] = true
 	}
 	now := epoch.Add(time.Second)
 	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
-		{ID: got[0].ID, Owner: "w1", State: herald.RecipientAccepted, MsgKey: "K0", ResultCode: "A000", At: now},
-		{ID: got[1].ID, Owner: "w1", State: herald.RecipientFailed, ResultCode: "A306", ResultText: "bad to", At: now},
-		// A stale owner's write is ignored.
-		{ID: got[2].ID, Owner: "someone-else", State: herald.RecipientAccepted, MsgKey: "X", At: now},
+		{ID: got[0].ID, Owner: "w1", Token: got[0].ClaimToken, State: herald.RecipientAccepted, MsgKey: "K0", ResultCode: "A000", At: now},
+		{ID: got[1].ID, Owner: "w1", Token: got[1].ClaimToken, State: herald.RecipientFailed, ResultCode: "A306", ResultText: "bad to", At: now},
+		// A stale owner's write is ignored, and so is a write with a token
+		// the row was never claimed with.
+		{ID: got[2].ID, Owner: "someone-else", Token: got[2].ClaimToken, State: herald.RecipientAccepted, MsgKey: "X", At: now},
+		{ID: got[2].ID, Owner: "w1", Token: got[2].ClaimToken + 1, State: herald.RecipientAccepted, MsgKey: "Y", At: now},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +102,7 @@ func testClaimRetryWait(t *testing.T, s herald.Store) {
 	r := claim(t, s, c, "w", 1, epoch)[0]
 	retryAt := epoch.Add(10 * time.Second)
 	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
-		{ID: r.ID, Owner: "w", State: herald.RecipientRetryWait, ResultCode: "A020", NextAttempt: retryAt, At: epoch},
+		{ID: r.ID, Owner: "w", Token: r.ClaimToken, State: herald.RecipientRetryWait, ResultCode: "A020", NextAttempt: retryAt, At: epoch},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,8 +111,8 @@ func testClaimRetryWait(t *testing.T, s herald.Store) {
 		t.Fatalf("claimed a retry before it was due: %+v", got)
 	}
 	got := claim(t, s, c, "w", 1, retryAt)
-	if len(got) != 1 || got[0].Attempts != 2 || got[0].MessageID != r.MessageID {
-		t.Fatalf("retry claim = %+v, want attempt 2 with the same message id %s", got, r.MessageID)
+	if len(got) != 1 || got[0].Attempts != 2 || got[0].MessageID != r.MessageID || got[0].ClaimToken <= r.ClaimToken {
+		t.Fatalf("retry claim = %+v, want attempt 2 with the same message id %s and a newer token than %d", got, r.MessageID, r.ClaimToken)
 	}
 }
 
@@ -122,7 +124,7 @@ func testCancelKeepsInFlight(t *testing.T, s herald.Store) {
 	checkCounts(t, cc, map[herald.RecipientState]int{herald.RecipientCancelled: 3, herald.RecipientSending: 1})
 	// The send that was already out is still recorded.
 	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{
-		{ID: inFlight[0].ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
+		{ID: inFlight[0].ID, Owner: "w", Token: inFlight[0].ClaimToken, State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,54 +132,12 @@ func testCancelKeepsInFlight(t *testing.T, s herald.Store) {
 	checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{herald.RecipientAccepted: 1})
 }
 
-func testReclaimExpired(t *testing.T, s herald.Store) {
-	c := running(t, s, 5)
-	got := claim(t, s, c, "dead", 5, epoch) // lease until epoch+1m
-	keys := map[int64]string{got[0].ID: "K1", got[1].ID: "K1", got[2].ID: "K2"}
-	if err := s.MarkBatches(ctx(t), "dead", keys, epoch); err != nil {
-		t.Fatal(err)
-	}
-	err := s.MarkBatches(ctx(t), "thief", map[int64]string{got[3].ID: "K3"}, epoch)
-	wantErr(t, err, herald.ErrConflict)
-	reclaim := func(now time.Time, limit int) []herald.Recipient {
-		return must(s.ReclaimExpired(ctx(t), herald.ClaimParams{Owner: "rescuer", Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit}))(t)
-	}
-	if early := reclaim(epoch.Add(30*time.Second), 10); len(early) != 0 {
-		t.Fatalf("%d leases reclaimed early", len(early))
-	}
-	// Limit counts batches: each call with limit 1 gives one whole batch
-	// (K1 has two rows) or one row that was never sent.
-	groups := map[string]int{}
-	for range 10 {
-		got := reclaim(epoch.Add(2*time.Minute), 1)
-		if len(got) == 0 {
-			break
-		}
-		key := got[0].BatchKey
-		for _, r := range got {
-			if r.BatchKey != key || r.LeaseOwner != "rescuer" || r.Attempts != 1 {
-				t.Fatalf("one reclaim mixed batches or changed attempts: %+v", got)
-			}
-			if key != "" && !r.SentAt.Equal(epoch) {
-				t.Fatalf("sent_at = %v, want %v", r.SentAt, epoch)
-			}
-		}
-		if key == "" && len(got) != 1 {
-			t.Fatalf("unsent rows come one at a time, got %d", len(got))
-		}
-		groups[key] += len(got)
-	}
-	if want := map[string]int{"K1": 2, "K2": 1, "": 2}; !reflect.DeepEqual(groups, want) {
-		t.Fatalf("reclaimed groups %v, want %v", groups, want)
-	}
-}
-
 func testRelease(t *testing.T, s herald.Store) {
 	c := running(t, s, 3)
 	got := claim(t, s, c, "w", 3, epoch)
-	must(0, s.MarkBatches(ctx(t), "w", map[int64]string{got[0].ID: "K"}, epoch))(t)
-	must(0, s.ReleaseRecipients(ctx(t), "w", []int64{got[1].ID, got[2].ID}, epoch))(t)
-	must(0, s.ReleaseRecipients(ctx(t), "other", []int64{got[0].ID}, epoch))(t) // not its lease: no effect
+	must(0, s.MarkBatches(ctx(t), "w", []herald.SentRequest{sentRequest("K", epoch, got[0])}))(t)
+	must(0, s.ReleaseRecipients(ctx(t), "w", claimsOf(got[1], got[2]), epoch))(t)
+	must(0, s.ReleaseRecipients(ctx(t), "other", claimsOf(got[0]), epoch))(t) // not its lease: no effect
 	checkCounts(t, must(s.GetCampaign(ctx(t), c.ID))(t), map[herald.RecipientState]int{
 		herald.RecipientSending: 1, herald.RecipientPending: 2,
 	})
@@ -197,8 +157,8 @@ func testCompleteCampaign(t *testing.T, s herald.Store) {
 		t.Fatal("completed a campaign with recipients in flight")
 	}
 	ups := []herald.RecipientUpdate{
-		{ID: got[0].ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
-		{ID: got[1].ID, Owner: "w", State: herald.RecipientFailed, ResultCode: "A306", At: epoch},
+		{ID: got[0].ID, Owner: "w", Token: got[0].ClaimToken, State: herald.RecipientAccepted, MsgKey: "K", At: epoch},
+		{ID: got[1].ID, Owner: "w", Token: got[1].ClaimToken, State: herald.RecipientFailed, ResultCode: "A306", At: epoch},
 	}
 	must(0, s.RecordOutcomes(ctx(t), ups))(t)
 	if done := must(s.CompleteCampaign(ctx(t), c.ID, epoch))(t); !done {
@@ -227,7 +187,7 @@ func testCountsAddUp(t *testing.T, s herald.Store) {
 			}
 			ups := make([]herald.RecipientUpdate, len(got))
 			for i, r := range got {
-				ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: r.MessageID, At: epoch}
+				ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken, State: herald.RecipientAccepted, MsgKey: r.MessageID, At: epoch}
 			}
 			if err := s.RecordOutcomes(ctx(t), ups); err != nil {
 				done <- err
@@ -254,13 +214,15 @@ func testCountsAddUp(t *testing.T, s herald.Store) {
 }
 
 func testAcceptedWithoutReport(t *testing.T, s herald.Store) {
-	c := running(t, s, 4)
-	got := claim(t, s, c, "w", 4, epoch)
+	c := running(t, s, 5)
+	got := claim(t, s, c, "w", 5, epoch)
 	ups := make([]herald.RecipientUpdate, len(got))
 	for i, r := range got {
-		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted, MsgKey: fmt.Sprint("K", i), At: epoch.Add(time.Duration(i) * time.Minute)}
+		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken, State: herald.RecipientAccepted, MsgKey: fmt.Sprint("K", i), At: epoch.Add(time.Duration(i) * time.Minute)}
 	}
 	ups[3].State = herald.RecipientFailed
+	// Accepted without a msgKey: no inquiry can settle it, so it is not listed.
+	ups[4].MsgKey, ups[4].At = "", epoch
 	must(0, s.RecordOutcomes(ctx(t), ups))(t)
 	overdue := must(s.AcceptedWithoutReport(ctx(t), epoch.Add(90*time.Second), 0, 10))(t)
 	if len(overdue) != 2 || overdue[0].MsgKey != "K0" || overdue[1].MsgKey != "K1" {

@@ -31,7 +31,7 @@ func accepted(t *testing.T, s herald.Store, n int) (herald.Campaign, []herald.Re
 	got := claim(t, s, c, "w", n, epoch)
 	ups := make([]herald.RecipientUpdate, len(got))
 	for i, r := range got {
-		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", State: herald.RecipientAccepted,
+		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken, State: herald.RecipientAccepted,
 			MsgKey: fmt.Sprintf("K%d", i), ResultCode: "A000", At: epoch}
 	}
 	if err := s.RecordOutcomes(ctx(t), ups); err != nil {
@@ -113,7 +113,7 @@ func testReportsMatchByRef(t *testing.T, s herald.Store) {
 	if got.MsgKey != "FAST" || got.LeaseOwner != "" {
 		t.Fatalf("recipient %+v: want msgKey FAST recorded and the lease released", got)
 	}
-	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: sending.ID, Owner: "w2",
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: sending.ID, Owner: "w2", Token: sending.ClaimToken,
 		State: herald.RecipientAccepted, MsgKey: "FAST", ResultCode: "A000", At: epoch}})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func testReportsUnknownLaterMatched(t *testing.T, s herald.Store) {
 	if n := must(s.MatchPendingReports(ctx(t), epoch, 10))(t); n != 0 {
 		t.Fatalf("matched %d before the msgKey was recorded", n)
 	}
-	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: r.ID, Owner: "w",
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: r.ID, Owner: "w", Token: r.ClaimToken,
 		State: herald.RecipientAccepted, MsgKey: "LATE", ResultCode: "A000", At: epoch}})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func testReportsMatchFair(t *testing.T, s herald.Store) {
 	}
 	apply(t, s, epoch, junk...)
 	apply(t, s, epoch.Add(time.Millisecond), report("LATE", "", "ALIMTALK", herald.ReportDelivered, epoch))
-	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: r.ID, Owner: "w",
+	err := s.RecordOutcomes(ctx(t), []herald.RecipientUpdate{{ID: r.ID, Owner: "w", Token: r.ClaimToken,
 		State: herald.RecipientAccepted, MsgKey: "LATE", At: epoch}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,26 +19,40 @@ type NewStore func(t *testing.T) herald.Store
 // Run runs the whole suite.
 func Run(t *testing.T, newStore NewStore) {
 	tests := map[string]func(*testing.T, herald.Store){
-		"MembersUpsert":          testMembersUpsert,
-		"MembersVerbatim":        testMembersVerbatim,
-		"MembersWithdraw":        testMembersWithdraw,
-		"Templates":              testTemplates,
-		"CampaignCreateGet":      testCampaignCreateGet,
-		"CampaignTransitions":    testCampaignTransitions,
-		"CampaignPatch":          testCampaignPatch,
-		"CampaignLease":          testCampaignLease,
-		"PrepareAudience":        testPrepareAudience,
-		"ClaimAndRecord":         testClaimAndRecord,
-		"ClaimConcurrent":        testClaimConcurrent,
-		"ClaimRetryWait":         testClaimRetryWait,
-		"CancelKeepsInFlight":    testCancelKeepsInFlight,
-		"ReclaimExpired":         testReclaimExpired,
-		"Release":                testRelease,
-		"CompleteCampaign":       testCompleteCampaign,
-		"GetMembers":             testGetMembers,
-		"AcceptedWithoutReport":  testAcceptedWithoutReport,
-		"CountsAddUpUnderWrites": testCountsAddUp,
-		"Reports":                func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
+		"MembersUpsert":           testMembersUpsert,
+		"MembersVerbatim":         testMembersVerbatim,
+		"MembersWithdraw":         testMembersWithdraw,
+		"Templates":               testTemplates,
+		"CampaignCreateGet":       testCampaignCreateGet,
+		"CampaignTransitions":     testCampaignTransitions,
+		"CampaignPatch":           testCampaignPatch,
+		"CampaignLease":           testCampaignLease,
+		"PrepareAudience":         testPrepareAudience,
+		"ClaimAndRecord":          testClaimAndRecord,
+		"ClaimConcurrent":         testClaimConcurrent,
+		"ClaimRetryWait":          testClaimRetryWait,
+		"CancelKeepsInFlight":     testCancelKeepsInFlight,
+		"Release":                 testRelease,
+		"ReleaseInDoubt":          testReleaseInDoubt,
+		"Fencing":                 testFencing,
+		"FencingAfterRelease":     testFencingAfterRelease,
+		"RequeueAbandoned":        testRequeueAbandoned,
+		"HeartbeatForgets":        testHeartbeatForgets,
+		"FrozenRequests":          testFrozenRequests,
+		"MarkBatchesAllOrNothing": testMarkBatchesAllOrNothing,
+		"InDoubtSurvives":         testInDoubtSurvives,
+		"InDoubtForGood":          testInDoubtForGood,
+		"CancelStrandsNothing":    testCancelStrandsNothing,
+		"CancelSettlesInDoubt":    testCancelSettlesInDoubt,
+		"HaltPaused":              testHaltPaused,
+		"HaltFailed":              testHaltFailed,
+		"ExpireAccepted":          testExpireAccepted,
+		"InstanceID":              func(t *testing.T, s herald.Store) { testInstanceID(t, s, newStore) },
+		"CompleteCampaign":        testCompleteCampaign,
+		"GetMembers":              testGetMembers,
+		"AcceptedWithoutReport":   testAcceptedWithoutReport,
+		"CountsAddUpUnderWrites":  testCountsAddUp,
+		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -61,6 +75,14 @@ func must[T any](v T, err error) func(t *testing.T) T {
 			t.Fatalf("unexpected error: %v", err)
 		}
 		return v
+	}
+}
+
+func wantInvalid(t *testing.T, err error) {
+	t.Helper()
+	var inv *herald.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("error = %v, want a herald.InvalidError", err)
 	}
 }
 
@@ -153,4 +175,75 @@ func checkCounts(t *testing.T, c herald.Campaign, want map[herald.RecipientState
 			t.Fatalf("count[%s] = %d, want %d (all: %v)", state, c.Counts[state], n, c.Counts)
 		}
 	}
+}
+
+// claimsOf names rows as they were claimed.
+func claimsOf(rs ...herald.Recipient) []herald.Claim {
+	out := make([]herald.Claim, len(rs))
+	for i, r := range rs {
+		out[i] = herald.Claim{ID: r.ID, Token: r.ClaimToken}
+	}
+	return out
+}
+
+// sentRequest is a plain request under key for claimed rows.
+func sentRequest(key string, at time.Time, rs ...herald.Recipient) herald.SentRequest {
+	b := herald.SendBatch{SenderKey: "sk-1", TemplateCode: "ORDER", IdempotencyKey: key, IdempotencyTTL: 24 * time.Hour}
+	for _, r := range rs {
+		b.Ref = fmt.Sprint("c", r.CampaignID)
+		b.Destinations = append(b.Destinations, herald.Destination{To: r.Phone, MessageID: r.MessageID, Text: "안녕하세요 " + r.MemberID})
+	}
+	return herald.SentRequest{Batch: b, Claims: claimsOf(rs...), At: at}
+}
+
+// mark runs MarkBatches for owner.
+func mark(t *testing.T, s herald.Store, owner string, reqs ...herald.SentRequest) {
+	t.Helper()
+	if err := s.MarkBatches(ctx(t), owner, reqs); err != nil {
+		t.Fatalf("mark batches: %v", err)
+	}
+}
+
+// outcome is an update of a claimed row, under its owner and token.
+func outcome(r herald.Recipient, state herald.RecipientState, at time.Time) herald.RecipientUpdate {
+	return herald.RecipientUpdate{ID: r.ID, Owner: r.LeaseOwner, Token: r.ClaimToken, State: state, At: at}
+}
+
+// retry is a RETRY_WAIT update due at next.
+func retry(r herald.Recipient, inDoubt bool, next, at time.Time) herald.RecipientUpdate {
+	u := outcome(r, herald.RecipientRetryWait, at)
+	u.InDoubt, u.NextAttempt, u.ResultCode, u.ResultText = inDoubt, next, "E999", "timeout"
+	if !inDoubt {
+		u.ResultCode, u.ResultText = "A020", "busy"
+	}
+	return u
+}
+
+func record(t *testing.T, s herald.Store, ups ...herald.RecipientUpdate) {
+	t.Helper()
+	if err := s.RecordOutcomes(ctx(t), ups); err != nil {
+		t.Fatalf("record outcomes: %v", err)
+	}
+}
+
+func release(t *testing.T, s herald.Store, owner string, at time.Time, rs ...herald.Recipient) {
+	t.Helper()
+	if err := s.ReleaseRecipients(ctx(t), owner, claimsOf(rs...), at); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+}
+
+// byID indexes rows by id.
+func byID(rs []herald.Recipient) map[int64]herald.Recipient {
+	out := make(map[int64]herald.Recipient, len(rs))
+	for _, r := range rs {
+		out[r.ID] = r
+	}
+	return out
+}
+
+// rowsOf reads every recipient of a campaign, by id.
+func rowsOf(t *testing.T, s herald.Store, c herald.Campaign) map[int64]herald.Recipient {
+	t.Helper()
+	return byID(must(s.ListRecipients(ctx(t), c.ID, 0, 100000))(t))
 }

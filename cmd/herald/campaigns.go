@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,9 +161,20 @@ func newCampaignsListCmd() *cobra.Command {
 				return err
 			}
 			return output(cmd, cs, func(w io.Writer) {
-				row(w, "ID", "NAME", "TEMPLATE", "STATE", "START", "TPS", "DONE", "TOTAL")
+				// REASON (why the dispatcher paused or failed a campaign)
+				// shows only when a campaign has one.
+				reasons := slices.ContainsFunc(cs, func(c herald.Campaign) bool { return c.Reason != "" })
+				header := []any{"ID", "NAME", "TEMPLATE", "STATE", "START", "TPS", "DONE", "TOTAL"}
+				if reasons {
+					header = append(header, "REASON")
+				}
+				row(w, header...)
 				for _, c := range cs {
-					row(w, c.ID, cell(c.Name, 30), c.TemplateCode, c.State, fmtTime(c.StartAt), c.TPS, done(c), c.Total)
+					cells := []any{c.ID, cell(c.Name, 30), c.TemplateCode, c.State, fmtTime(c.StartAt), c.TPS, done(c), c.Total}
+					if reasons {
+						cells = append(cells, orDash(cell(c.Reason, 60)))
+					}
+					row(w, cells...)
 				}
 			})
 		},
@@ -260,6 +272,9 @@ func printCampaign(w io.Writer, c herald.Campaign) {
 	row(w, "name", c.Name)
 	row(w, "template", c.TemplateCode)
 	row(w, "state", c.State)
+	if c.Reason != "" {
+		row(w, "reason", cell(c.Reason, 200))
+	}
 	row(w, "audience", audience(c.Audience))
 	if len(c.Variables) > 0 {
 		row(w, "variables", pairs(c.Variables))

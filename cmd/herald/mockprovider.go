@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/mockprovider"
 )
 
@@ -88,6 +88,31 @@ func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
 	f.Float64Var(&c.ReportLossRate, "report-loss-rate", 0, "share of reports never posted")
 	f.Float64Var(&c.ReportDupRate, "report-dup-rate", 0, "share of reports posted twice")
 	f.IntVar(&c.ReportStore, "report-store", c.ReportStore, "msgKeys whose reports are kept for inquiry and polling")
+	f.Var((*brownoutValue)(&c.Brownout), "brownout", "fault schedule played once, e.g. hold=15s,refuse=10s,429=10s: hold answers after --hold-answer (accepted, client times out), refuse shuts the port (ECONNREFUSED), 429 answers A020 accepting nothing, ok is normal service; POST /mock/brownout starts one at any time")
+	f.DurationVar(&c.BrownoutAfter, "brownout-after", 0, "wait this long before the --brownout schedule, counted from --brownout-from")
+	f.StringVar(&c.BrownoutFrom, "brownout-from", c.BrownoutFrom, "first-send (the first send that accepted anyone) or start")
+	f.DurationVar(&c.HoldAnswer, "hold-answer", c.HoldAnswer, "how long a hold phase holds each answer (herald's client times out after 10s)")
+}
+
+// brownoutValue is the --brownout flag: a schedule parsed as it is set, so
+// that a bad one is reported with the flag's name.
+type brownoutValue []mockprovider.Phase
+
+func (v *brownoutValue) String() string { return mockprovider.FormatBrownout(*v) }
+func (v *brownoutValue) Type() string   { return "schedule" }
+func (v *brownoutValue) Set(s string) error {
+	phases, err := mockprovider.ParseBrownout(s)
+	if err != nil {
+		return err
+	}
+	*v = phases
+	return nil
+}
+
+// mockFlags names the flag of the Config fields whose name differs enough
+// for an error to be unclear.
+var mockFlags = map[string]string{
+	"Brownout": "brownout", "BrownoutAfter": "brownout-after", "BrownoutFrom": "brownout-from", "HoldAnswer": "hold-answer",
 }
 
 // finishMockConfig applies what depends on other flags, then validates.
@@ -106,6 +131,10 @@ func finishMockConfig(cfg *mockprovider.Config, opt mockOptions) error {
 		cfg.Templates = ts
 	}
 	if err := cfg.Validate(); err != nil {
+		var inv *herald.InvalidError
+		if errors.As(err, &inv) && mockFlags[inv.Field] != "" {
+			err = herald.Invalid(mockFlags[inv.Field], "%s", inv.Message)
+		}
 		return fmt.Errorf("mock-provider: %w", err)
 	}
 	return nil
@@ -121,16 +150,19 @@ func runMockProvider(ctx context.Context, cfg mockprovider.Config, opt mockOptio
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opt.listen)
+	// The mock's own listener, so that a refuse phase can shut the port.
+	ln, err := mockprovider.Listen(opt.listen)
 	if err != nil {
 		return fmt.Errorf("mock-provider: %w", err)
 	}
+	mock.Attach(ln)
 	srv := &http.Server{Handler: mock, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	mock.Start(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("mock provider listening", "component", "mockprovider", "addr", ln.Addr().String(),
-		"tps", cfg.TPS, "reports", cfg.Reports, "templates", len(cfg.Templates))
+		"tps", cfg.TPS, "reports", cfg.Reports, "templates", len(cfg.Templates),
+		"brownout", mockprovider.FormatBrownout(cfg.Brownout))
 	select {
 	case <-ctx.Done():
 	case err := <-served:

@@ -25,6 +25,10 @@ type sendConfig struct {
 	BatchSize    int
 	FallbackFrom string
 	LeaseTTL     time.Duration
+	Timeout      time.Duration
+	ReportWindow time.Duration
+	BreakerWin   int
+	BreakerShare float64
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -35,7 +39,11 @@ func (c *sendConfig) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.Workers, "workers", 64, "provider requests in flight at once")
 	f.IntVar(&c.BatchSize, "batch-size", 1, "destinations per provider request (1..200)")
 	f.StringVar(&c.FallbackFrom, "fallback-from", "", "callback number for SMS/LMS fallback; empty sends AlimTalk only")
-	f.DurationVar(&c.LeaseTTL, "lease-ttl", 2*time.Minute, "how long a claim lives before another process may take over its rows (≥ 10s)")
+	f.DurationVar(&c.LeaseTTL, "lease-ttl", 10*time.Second, "how long after this process's last heartbeat (every lease-ttl/5) others may take over its rows; no send outlives it")
+	f.DurationVar(&c.Timeout, "provider-timeout", infobank.DefaultTimeout, "longest wait for one provider answer; a send not answered in time is in doubt and resent only under the same key")
+	f.DurationVar(&c.ReportWindow, "report-window", 72*time.Hour, "how long an accepted send waits for its report before it becomes UNKNOWN (NO_REPORT)")
+	f.IntVar(&c.BreakerWin, "breaker-window", 200, "error breaker: how many of a campaign's last sends it looks at (negative: off)")
+	f.Float64Var(&c.BreakerShare, "breaker-share", 0.5, "error breaker: pause the campaign when this share of the window was refused")
 }
 
 // Validate names the setting at fault.
@@ -58,13 +66,14 @@ func (c sendConfig) Validate() error {
 
 // newDispatcher connects the provider client and builds the dispatcher.
 func newDispatcher(c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64) (*dispatch.Dispatcher, error) {
-	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Logger: log})
+	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	return dispatch.New(dispatch.Config{
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
-		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL,
+		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
+		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare,
 	}, store, client, log, reg)
 }
 

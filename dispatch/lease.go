@@ -1,0 +1,115 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// lease is this process's hold on the rows it claimed. Every row claimed
+// by the owner stays its own while the owner's heartbeat is younger than
+// ttl; the heartbeat renews all of them at once, however long they wait in
+// the pacer. A send may only run while the lease does (see until).
+type lease struct {
+	ttl   time.Duration
+	mu    sync.Mutex
+	beat  time.Time     // last heartbeat written
+	ready chan struct{} // closed at the first heartbeat
+	once  sync.Once
+}
+
+func newLease(ttl time.Duration) *lease {
+	return &lease{ttl: ttl, ready: make(chan struct{})}
+}
+
+// renewed records a heartbeat written at t.
+func (l *lease) renewed(t time.Time) {
+	l.mu.Lock()
+	l.beat = t
+	l.mu.Unlock()
+	l.once.Do(func() { close(l.ready) })
+}
+
+// wait blocks until the first heartbeat is written.
+func (l *lease) wait(ctx context.Context) bool {
+	select {
+	case <-l.ready:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// until is when the lease ends unless renewed: other processes may take
+// the rows over from then on.
+func (l *lease) until() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.beat.IsZero() {
+		return time.Time{}
+	}
+	return l.beat.Add(l.ttl)
+}
+
+// left is how much of the lease remains at now. A send starts only while at
+// least half of it does (heartbeats come every fifth, so that is three
+// missed beats), and its context ends with the lease.
+func (l *lease) left(now time.Time) time.Duration {
+	until := l.until()
+	if until.IsZero() {
+		return 0
+	}
+	return until.Sub(now)
+}
+
+// heartbeatLoop renews the lease every ttl/5, so that three missed beats
+// still leave two beats of margin.
+func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
+	defer d.loops.Done()
+	interval := d.cfg.LeaseTTL / 5
+	var failing bool
+	for {
+		now := d.cfg.Now()
+		err := d.store.Heartbeat(ctx, d.cfg.Owner, now)
+		switch {
+		case err == nil:
+			d.lease.renewed(now)
+			if failing {
+				d.log.Info("heartbeat written again")
+			}
+			failing = false
+		case !failing:
+			d.logErr(ctx, "heartbeat", err) // once per outage
+			failing = true
+		}
+		if !sleep(ctx, interval) {
+			return
+		}
+	}
+}
+
+// recoverLoop hands rows of dead owners back to their campaigns: never-sent
+// rows to PENDING, rows that may have been sent to a resend of their frozen
+// request under the same key (RETRY_WAIT in doubt), which the campaign's
+// claimer paces like any other send.
+func (d *Dispatcher) recoverLoop(ctx context.Context) {
+	defer d.loops.Done()
+	if !d.lease.wait(ctx) {
+		return
+	}
+	for sleep(ctx, d.cfg.RecoverInterval) {
+		for ctx.Err() == nil {
+			now := d.cfg.Now()
+			n, err := d.store.RequeueAbandoned(ctx, now, now.Add(-d.cfg.LeaseTTL), 1000)
+			if err != nil {
+				d.logErr(ctx, "requeue abandoned rows", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+			d.metrics.recovered.Add(float64(n))
+			d.log.Info("took over rows of a process that stopped", "rows", n)
+		}
+	}
+}
