@@ -278,6 +278,7 @@ func TestRecoveryResendsTheFrozenRequest(t *testing.T) {
 		}
 		dying.kill() // no more heartbeats, no records, no releases
 		died := time.Now()
+		t.Cleanup(dying.revive) // before the dead one stops: its late writes must change nothing
 		changed := make([]herald.Member, 20)
 		for i := range changed {
 			changed[i] = member(i)
@@ -293,6 +294,9 @@ func TestRecoveryResendsTheFrozenRequest(t *testing.T) {
 		}
 		checkCounts(t, c, map[herald.RecipientState]int{herald.RecipientAccepted: 20})
 		f.fake.check(t)
+		t.Cleanup(func() { // after the dead process stopped and wrote what it had
+			checkCounts(t, must(f.store.GetCampaign(context.Background(), f.camp.ID)), map[herald.RecipientState]int{herald.RecipientAccepted: 20})
+		})
 		f.fake.mu.Lock()
 		defer f.fake.mu.Unlock()
 		resent := 0

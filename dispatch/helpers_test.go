@@ -332,6 +332,14 @@ func (s *faultyStore) kill() {
 	s.mu.Unlock()
 }
 
+// revive lets the dead process's late writes reach the database again:
+// they must be fenced off by the newer claims.
+func (s *faultyStore) revive() {
+	s.mu.Lock()
+	s.dead = false
+	s.mu.Unlock()
+}
+
 func (s *faultyStore) isDead() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -419,42 +420,62 @@ func (r *chaosRun) finalStats() chaosStats {
 	}
 }
 
-// reasons groups the recipients in state by result code, with an example
-// text each: how many, and why.
-func (r *chaosRun) reasons(states ...herald.RecipientState) []string {
-	type group struct {
-		n       int
-		example string
-	}
-	groups := map[string]*group{}
+// census is one walk over the campaign's recipients: why each is where
+// it is, grouped by state and result code, and how many herald holds as
+// taken by the provider (a msgKey).
+type census struct {
+	groups map[herald.RecipientState]map[string]*reasonGroup
+	taken  int
+	err    error
+}
+
+type reasonGroup struct {
+	n       int
+	example string
+}
+
+func (r *chaosRun) census() census {
+	c := census{groups: map[herald.RecipientState]map[string]*reasonGroup{}}
 	var after int64
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		page, next, err := r.clients[0].ListRecipients(ctx, r.campID, after, 1000)
 		cancel()
 		if err != nil {
-			return []string{"list recipients: " + err.Error()}
+			c.err = err
+			return c
 		}
 		for _, rc := range page {
-			if !slices.Contains(states, rc.State) {
-				continue
+			if rc.MsgKey != "" {
+				c.taken++
 			}
-			k := string(rc.State) + " " + orNone(rc.ResultCode)
-			if groups[k] == nil {
-				groups[k] = &group{example: fmt.Sprintf("%s: %q (attempts %d, msgKey %q)", rc.MessageID, rc.ResultText, rc.Attempts, rc.MsgKey)}
+			if c.groups[rc.State] == nil {
+				c.groups[rc.State] = map[string]*reasonGroup{}
 			}
-			groups[k].n++
+			k := orNone(rc.ResultCode)
+			g := c.groups[rc.State][k]
+			if g == nil {
+				g = &reasonGroup{example: fmt.Sprintf("%s: %q (attempts %d, msgKey %q)", rc.MessageID, rc.ResultText, rc.Attempts, rc.MsgKey)}
+				c.groups[rc.State][k] = g
+			}
+			g.n++
 		}
 		if next == 0 || len(page) == 0 {
-			break
+			return c
 		}
 		after = next
 	}
-	out := make([]string, 0, len(groups))
-	for k, g := range groups {
-		out = append(out, fmt.Sprintf("%s × %d, e.g. %s", k, g.n, g.example))
+}
+
+// reasons lists the groups of state, most common first.
+func (c census) reasons(state herald.RecipientState) []string {
+	codes := slices.Collect(maps.Keys(c.groups[state]))
+	slices.SortFunc(codes, func(a, b string) int { return c.groups[state][b].n - c.groups[state][a].n })
+	out := make([]string, len(codes))
+	for i, code := range codes {
+		g := c.groups[state][code]
+		out[i] = fmt.Sprintf("%s × %d, e.g. %s", code, g.n, g.example)
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -476,14 +497,17 @@ func (r *chaosRun) report(c herald.Campaign, settled bool) {
 			t.Logf("  %-10s %d", s, c.Counts[s])
 		}
 	}
-	for _, line := range r.reasons(herald.RecipientUnknown) {
-		t.Logf("  UNKNOWN reason: %s", line)
+	cen := r.census()
+	if cen.err != nil {
+		t.Errorf("list recipients: %v", cen.err)
 	}
-	if !settled {
-		for _, line := range r.reasons(herald.RecipientPending, herald.RecipientSending, herald.RecipientRetryWait, herald.RecipientAccepted) {
-			t.Logf("  not terminal: %s", line)
+	for _, s := range []herald.RecipientState{herald.RecipientUnknown, herald.RecipientFailed, herald.RecipientSkipped,
+		herald.RecipientPending, herald.RecipientSending, herald.RecipientRetryWait, herald.RecipientAccepted, herald.RecipientCancelled} {
+		for _, line := range cen.reasons(s) {
+			t.Logf("  %s reason: %s", s, line)
 		}
 	}
+	t.Logf("  herald holds %d recipients as taken by the provider (a msgKey)", cen.taken)
 	t.Logf("  duplicates at the mock: %d recipients %v, %d refs %v", st.DuplicateRecipients, st.DuplicateRecipientExamples, st.DuplicateRefs, st.DuplicateRefExamples)
 	t.Logf("  mock: %d requests, accepted %d (unique refs %d), replayed (A301) %d, refused: rate limit %d in %d requests, other %d, bad requests %d; highest 1-s window %d of %d",
 		st.Requests, st.Accepted, st.UniqueRefs, st.Replayed, st.RefusedRateLimit, st.RateLimitedRequests, st.RefusedOther, st.BadRequests, st.MaxWindow, r.cfg.tps)
@@ -524,8 +548,12 @@ func (r *chaosRun) report(c herald.Campaign, settled bool) {
 	if c.Counts[herald.RecipientCancelled] != 0 {
 		t.Errorf("%d recipients CANCELLED: nobody cancelled", c.Counts[herald.RecipientCancelled])
 	}
-	if took := int64(c.Counts[herald.RecipientAccepted] + c.Counts[herald.RecipientDelivered] + c.Counts[herald.RecipientFailed]); took > st.Accepted {
-		t.Errorf("herald counts %d accepted (%v), more than the provider took (%d)", took, c.Counts, st.Accepted)
+	// Every recipient herald holds as taken (a msgKey: ACCEPTED, DELIVERED,
+	// a FAILED or UNKNOWN after acceptance) must have been taken; and a
+	// delivery can only follow an acceptance.
+	if int64(cen.taken) > st.Accepted || int64(c.Counts[herald.RecipientDelivered]) > st.Accepted {
+		t.Errorf("herald counts %d recipients taken by the provider (%d DELIVERED), more than the provider took (%d)",
+			cen.taken, c.Counts[herald.RecipientDelivered], st.Accepted)
 	}
 	if st.WindowsOverLimit != 0 {
 		t.Errorf("mock self-check: %d windows over its limit", st.WindowsOverLimit)
