@@ -103,6 +103,28 @@ type Store interface {
 	// so that a late write of the old owner is ignored, and returns how many
 	// rows it moved.
 	RequeueAbandoned(ctx context.Context, now, deadBefore time.Time, limit int) (int, error)
+	// LeadSenderKey elects the one process that sends for a provider
+	// sender key (two senders would each use the whole rate limit). It
+	// makes owner the leader of senderKey when the key has no leader, when
+	// owner already leads it, or when the leader is dead: its last
+	// Heartbeat is before deadBefore, or it has no processes row at all
+	// (never heartbeat, or forgotten after an hour). A live leader other
+	// than owner is kept. It returns the leader after the call: owner when
+	// owner leads; otherwise the other leader, and owner must not send for
+	// the key (a former leader that gets another back must stop at once).
+	// Check and take-over are one atomic step: of callers racing on a key,
+	// at most one gets itself back. Liveness is the processes table's, so
+	// a caller heartbeats before it first calls and keeps heartbeating
+	// well within the deadBefore margin; a leader without a fresh
+	// heartbeat is taken for dead by the next caller. A leader calls again
+	// at least every heartbeat to learn whether it still leads; leading
+	// again keeps the time it took the lead (sender_leaders.since).
+	LeadSenderKey(ctx context.Context, senderKey, owner string, deadBefore time.Time) (leader string, err error)
+	// ResignSenderKey gives up owner's leadership of senderKey (clean
+	// shutdown), so that the next LeadSenderKey of a standby takes over at
+	// once instead of waiting for owner's heartbeat to go stale. It does
+	// nothing when owner does not lead senderKey.
+	ResignSenderKey(ctx context.Context, senderKey, owner string) error
 	// InstanceID is this database's random namespace (made once, at the
 	// first migration), part of every message id and idempotency key, so
 	// that two environments, or a restored copy, never share a key.

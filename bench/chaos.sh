@@ -26,9 +26,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "chaos: $HERALD_CHAOS_RECIPIENTS recipients at $HERALD_CHAOS_TPS TPS, $HERALD_CHAOS_KILLS kills, phase scale $HERALD_CHAOS_PHASE_SCALE ($tests)"
 status=0
-go test -count=1 -run "^(${tests})" -v -timeout 30m ./e2e/ >"$log" 2>&1 || status=$?
-# The figures: every line the chaos test logs, the verdicts, and failures.
-grep -E 'chaos_test\.go|^(--- |ok|FAIL|PASS)|^\s+(herald|mock-provider) output' "$log" | sed -E 's/^ +chaos_test\.go:[0-9]+: /  /' || true
+# One test at a time (PARALLEL=2 runs both at once): cleaner timings.
+go test -count=1 -run "^(${tests})" -v -parallel "${PARALLEL:-1}" -timeout 30m ./e2e/ >"$log" 2>&1 || status=$?
+# The figures: every line the chaos test logs, under the test's name.
+grep -E 'chaos_test\.go|^=== (NAME|CONT)|^(--- |ok|FAIL|PASS)|^\s+e2e_test\.go:[0-9]+: .* output' "$log" |
+	sed -E 's/^ +chaos_test\.go:[0-9]+: /  /; s/^=== (NAME|CONT) +/== /' || true
 if [ "$status" -ne 0 ]; then
 	echo "go test exited $status; full log:" >&2
 	tail -n 200 "$log" >&2

@@ -68,6 +68,12 @@ type Config struct {
 	InquiryRate     float64
 	// FallbackFrom is the SMS callback number; empty sends no fallback.
 	FallbackFrom string
+	// SenderPacer, when set, gives the limiter of one sender key shared by
+	// every process (Redis): every process then sends. When nil, the
+	// sender key's limiter is local (GlobalTPS) and only the one process
+	// that leads the sender key (Store.LeadSenderKey) sends for it, so that
+	// several processes never multiply the limit.
+	SenderPacer func(senderKey string) Pacer
 	// Backlog, when set, reports how full the report queue is (0..1);
 	// above 0.8 the dispatcher slows down, since every send brings a report.
 	Backlog func() float64

@@ -78,6 +78,7 @@ func TestRetriesRefusalsAndGivesUp(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 		f := setup(t, open(t), 20, 100000, nil)
+		f.fake.codes = map[herald.OutcomeKind]string{herald.RefusedRetryable: "A920"} // busy: not a refusal for rate
 		refusedOnce := map[string]bool{}
 		f.fake.decide = func(call int, b herald.SendBatch) []herald.OutcomeKind {
 			kinds := make([]herald.OutcomeKind, len(b.Destinations))
@@ -87,7 +88,7 @@ func TestRetriesRefusalsAndGivesUp(t *testing.T) {
 					kinds[i] = herald.RefusedRetryable
 				case d.To == member(1).Phone:
 					kinds[i] = herald.RefusedPermanent
-				case !refusedOnce[d.MessageID]: // everyone else refused for rate once
+				case !refusedOnce[d.MessageID]: // everyone else refused once
 					refusedOnce[d.MessageID] = true
 					kinds[i] = herald.RefusedRetryable
 				default:

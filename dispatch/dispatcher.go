@@ -27,11 +27,12 @@ type Dispatcher struct {
 	lease    *lease
 
 	rec      *recorder
-	jobs     chan *job
+	slots    chan struct{}          // one per request in flight (Workers)
 	runs     map[int64]*campaignRun // owned by the supervisor goroutine
 	retryAt  map[int64]time.Time    // campaigns whose start failed for a transient reason
+	leading  map[string]bool        // sender keys this process leads; owned by the supervisor
 	limMu    sync.Mutex
-	globals  map[string]*pace.Limiter
+	globals  map[string]Pacer
 	tplCache *templateCache
 
 	cancel     context.CancelFunc // stops claiming, scheduling, recovery
@@ -58,8 +59,8 @@ func New(cfg Config, store herald.Store, provider herald.Provider, log *slog.Log
 	}
 	d := &Dispatcher{
 		cfg: cfg, store: store, provider: provider, log: log.With("component", "dispatch"), metrics: m,
-		jobs: make(chan *job), runs: map[int64]*campaignRun{}, retryAt: map[int64]time.Time{},
-		globals: map[string]*pace.Limiter{}, tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
+		slots: make(chan struct{}, cfg.Workers), runs: map[int64]*campaignRun{}, retryAt: map[int64]time.Time{},
+		leading: map[string]bool{}, globals: map[string]Pacer{}, tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
 		lease: newLease(cfg.LeaseTTL),
 	}
 	d.rec = newRecorder(store, cfg.FlushSize, cfg.FlushInterval, d.log)
@@ -74,10 +75,6 @@ func (d *Dispatcher) Start(ctx context.Context) {
 		ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		d.sendCtx, d.sendCancel = context.WithCancel(context.Background())
 		go d.rec.run()
-		for range d.cfg.Workers {
-			d.workers.Add(1)
-			go d.work()
-		}
 		d.loops.Add(4)
 		go d.heartbeatLoop(ctx)
 		go d.supervise(ctx)
@@ -97,7 +94,6 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		}
 		d.cancel()
 		d.loops.Wait() // runners have released what they had not handed out
-		close(d.jobs)
 		drained := make(chan struct{})
 		go func() { d.workers.Wait(); close(drained) }()
 		select {
@@ -121,6 +117,7 @@ func (d *Dispatcher) supervise(ctx context.Context) {
 	if !d.lease.wait(ctx) {
 		return
 	}
+	defer d.resignAll()
 	tick := time.NewTicker(d.cfg.PollInterval)
 	defer tick.Stop()
 	for {
@@ -156,30 +153,41 @@ func (d *Dispatcher) schedule(ctx context.Context) {
 	}
 }
 
-// reconcile starts runners for running campaigns, passes TPS edits on, and
-// stops runners whose campaign was paused, cancelled or finished.
+// reconcile starts runners for running campaigns whose sender key this
+// process may send for, passes TPS edits on, and stops runners whose
+// campaign was paused, cancelled or finished, or whose sender key another
+// process now leads.
 func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 	running, err := d.store.RunningCampaigns(ctx)
 	if err != nil {
 		d.logErr(ctx, "list running campaigns", err)
 		return
 	}
-	seen := make(map[int64]bool, len(running))
+	keep := make(map[int64]bool, len(running))
+	leads := d.leadership(ctx)
 	for _, c := range running {
-		seen[c.ID] = true
 		if run, ok := d.runs[c.ID]; ok {
-			run.limiter.SetLimit(c.TPS, d.cfg.Headroom)
+			if keep[c.ID] = leads(run.key); keep[c.ID] {
+				run.limiter.SetLimit(c.TPS, d.cfg.Headroom)
+			}
 			continue
 		}
 		if at, wait := d.retryAt[c.ID]; wait && d.cfg.Now().Before(at) {
+			keep[c.ID] = true
 			continue
 		}
-		run, err := d.newRun(ctx, c)
+		tpl, err := d.tplCache.get(ctx, c.ID)
 		if err != nil {
+			keep[c.ID] = true
 			d.startFailed(ctx, c, err)
 			continue
 		}
+		if !leads(d.senderKey(tpl)) {
+			continue
+		}
+		keep[c.ID] = true
 		delete(d.retryAt, c.ID)
+		run := d.newRun(ctx, c, tpl)
 		d.runs[c.ID] = run
 		runners.Add(1)
 		go func() { defer runners.Done(); d.runCampaign(run) }()
@@ -191,12 +199,12 @@ func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 			continue
 		default:
 		}
-		if !seen[id] {
+		if !keep[id] {
 			run.stop()
 		}
 	}
 	for id := range d.retryAt {
-		if !seen[id] {
+		if !keep[id] {
 			delete(d.retryAt, id)
 		}
 	}
@@ -233,19 +241,27 @@ func (d *Dispatcher) halt(ctx context.Context, id int64, to herald.CampaignState
 	d.log.Error("campaign halted", "campaign", id, "state", to, "reason", reason)
 }
 
-// global is the limiter shared by every campaign of one sender key.
-func (d *Dispatcher) global(senderKey string) *pace.Limiter {
-	if d.cfg.GlobalTPS == 0 {
-		return nil
-	}
+// global is the limiter shared by every campaign of one sender key: the
+// shared one (Redis) when configured, else a local one, made anew whenever
+// this process takes the lead of the key (see leadership).
+func (d *Dispatcher) global(senderKey string) Pacer {
 	d.limMu.Lock()
 	defer d.limMu.Unlock()
-	l, ok := d.globals[senderKey]
-	if !ok {
-		l = pace.New(d.cfg.GlobalTPS, d.cfg.BatchSize, d.cfg.Headroom)
-		l.OnChange = d.logRate("sender_key_limit", "")
-		d.globals[senderKey] = l
+	if l, ok := d.globals[senderKey]; ok {
+		return l
 	}
+	var l Pacer
+	switch {
+	case d.cfg.SenderPacer != nil:
+		l = d.cfg.SenderPacer(senderKey)
+	case d.cfg.GlobalTPS > 0:
+		local := pace.New(d.cfg.GlobalTPS, d.cfg.BatchSize, d.cfg.Headroom)
+		local.OnChange = d.logRate("sender_key_limit", "")
+		l = local
+	default:
+		return nil
+	}
+	d.globals[senderKey] = l
 	return l
 }
 

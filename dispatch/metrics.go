@@ -20,6 +20,7 @@ type metrics struct {
 	halts      *prometheus.CounterVec
 	panics     *prometheus.CounterVec
 	leaseShort prometheus.Counter
+	leader     *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -50,11 +51,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Panics contained in the dispatcher, by stage (prepare, send)."}, []string{"stage"}),
 		leaseShort: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_lease_too_short_total",
 			Help: "Requests not started because this process's lease would end before they could finish."}),
+		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "herald_dispatch_sender_key_leader",
+			Help: "1 while this process is the one that sends for the sender key (without a shared Redis limiter)."}, []string{"sender_key"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort, m.leader} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

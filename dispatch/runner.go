@@ -14,7 +14,8 @@ type campaignRun struct {
 	campaign herald.Campaign
 	tpl      *campaignTemplate
 	limiter  *pace.Limiter
-	global   *pace.Limiter // nil without a global cap
+	key      string // the sender key
+	global   Pacer  // the sender key's limiter; nil without one
 	breaker  *breaker
 	ctx      context.Context
 	stop     context.CancelFunc
@@ -22,19 +23,16 @@ type campaignRun struct {
 	haltOnce sync.Once
 }
 
-func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign) (*campaignRun, error) {
-	tpl, err := d.tplCache.get(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
+func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign, tpl *campaignTemplate) *campaignRun {
+	key := d.senderKey(tpl)
 	run := &campaignRun{
-		campaign: c, tpl: tpl, done: make(chan struct{}), global: d.global(d.senderKey(tpl)),
+		campaign: c, tpl: tpl, key: key, done: make(chan struct{}), global: d.global(key),
 		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
 	}
 	run.ctx, run.stop = context.WithCancel(ctx)
 	run.limiter = pace.New(c.TPS, d.cfg.BatchSize, d.cfg.Headroom)
 	run.limiter.OnChange = d.logRate("campaign", c.ID)
-	return run, nil
+	return run
 }
 
 // wait paces n recipients through the campaign's and the sender key's limits.
@@ -95,8 +93,16 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 	go d.produce(run, ready)
 	var unsent []*job
 	for j := range ready {
-		if run.ctx.Err() != nil || d.handOut(run, j) != nil {
+		if run.ctx.Err() != nil {
 			unsent = append(unsent, j)
+			continue
+		}
+		if err := d.handOut(run, j); err != nil {
+			d.release([]*job{j})
+			if run.ctx.Err() == nil { // the limiter failed (Redis down): wait, do not spin
+				d.logErr(run.ctx, "pace", err, "campaign", run.campaign.ID)
+				sleep(run.ctx, time.Second)
+			}
 		}
 	}
 	d.release(unsent)
@@ -110,9 +116,13 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 	defer close(ready)
 	ctx := run.ctx
 	for ctx.Err() == nil {
+		if err := healthy(run.global); err != nil { // claim nothing that cannot leave
+			sleep(ctx, time.Second)
+			continue
+		}
 		d.slowForReports(run)
 		now := d.cfg.Now()
-		rows, err := d.store.ClaimRecipients(ctx, herald.ClaimParams{
+		rows, err := d.claim(ctx, herald.ClaimParams{
 			CampaignID: run.campaign.ID, Limit: d.claimSize(run.rate()),
 			Owner: d.cfg.Owner, Now: now, LeaseUntil: now.Add(d.cfg.LeaseTTL),
 		})
@@ -128,25 +138,47 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
+		if ctx.Err() != nil { // stopped while claiming: give the rows back
+			d.releaseRows(rows)
+			return
+		}
 		for _, j := range d.prepare(ctx, run, rows) {
 			ready <- j // blocks while the pacer is behind; the consumer drains it on stop
 		}
 	}
 }
 
-// handOut paces one job and gives it to a free worker; when every worker is
-// busy it waits (nothing is rejected). An error means the run stopped first
-// and the job was never sent.
+// claim claims rows on a context that a stopping run does not cancel: a
+// claim cancelled after its commit would leave rows SENDING under this
+// live process, which nobody would then hand back.
+func (d *Dispatcher) claim(ctx context.Context, p herald.ClaimParams) ([]herald.Recipient, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return d.store.ClaimRecipients(ctx, p)
+}
+
+// handOut takes a free sending slot, then paces the job, then sends it at
+// once: the limiter's admission is the moment the request leaves, never
+// earlier (a job admitted while every worker was busy would leave late and
+// bunch up with the next ones at the provider). An error means the job was
+// not sent.
 func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
-	if err := run.wait(run.ctx, len(j.batch.Destinations)); err != nil {
-		return err
-	}
 	select {
-	case d.jobs <- j:
-		return nil
+	case d.slots <- struct{}{}:
 	case <-run.ctx.Done():
 		return run.ctx.Err()
 	}
+	if err := run.wait(run.ctx, len(j.batch.Destinations)); err != nil {
+		<-d.slots
+		return err
+	}
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		defer func() { <-d.slots }()
+		d.send(j)
+	}()
+	return nil
 }
 
 // release gives back the rows of jobs that were never handed to the

@@ -28,13 +28,6 @@ func (j *job) claims() []herald.Claim {
 	return out
 }
 
-func (d *Dispatcher) work() {
-	defer d.workers.Done()
-	for j := range d.jobs {
-		d.send(j)
-	}
-}
-
 // send makes one request outside any transaction and records each row's
 // outcome. It never starts a request that could outlive this process's
 // lease on the rows: such a job is given back unsent. A panic is contained
@@ -99,10 +92,17 @@ func (d *Dispatcher) record(j *job, outs []herald.Outcome) {
 			refusedAccount = append(refusedAccount, herald.Claim{ID: r.ID, Token: r.ClaimToken})
 			continue
 		case herald.RefusedRetryable:
-			throttled = throttled || o.Code == "A020" || o.Code == "429"
+			forRate := o.Code == "A020" || o.Code == "429"
+			throttled = throttled || forRate
 			if j.fresh {
 				u.State, u.NextAttempt = herald.RecipientRetryWait, now.Add(d.cfg.backoff(r.Attempts))
-				if r.Attempts >= d.cfg.MaxAttempts {
+				// A refusal for rate is the provider's backpressure, not the
+				// recipient's fault: it gets a far larger budget.
+				budget := d.cfg.MaxAttempts
+				if forRate {
+					budget *= rateRefusalFactor
+				}
+				if r.Attempts >= budget {
 					u.State, u.NextAttempt = herald.RecipientFailed, time.Time{}
 					u.ResultText = fmt.Sprintf("refused %d times, last: %s", r.Attempts, o.Text)
 				}
@@ -136,6 +136,10 @@ func (d *Dispatcher) record(j *job, outs []herald.Outcome) {
 		d.haltRun(j.run, herald.CampaignPaused, reason)
 	}
 }
+
+// rateRefusalFactor multiplies MaxAttempts for refusals for rate (429/A020):
+// with backoff capped at RetryMax they wait out a long brown-out.
+const rateRefusalFactor = 20
 
 // waitInDoubt makes u a wait for the resend of the same frozen request.
 func (d *Dispatcher) waitInDoubt(u *herald.RecipientUpdate, r herald.Recipient, now time.Time) {

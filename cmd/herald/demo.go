@@ -200,9 +200,11 @@ func (d *demo) startMock(ctx context.Context) (func(), error) {
 func demoTemplate() herald.Template {
 	return herald.Template{
 		Code: "DEMO_SHIPPED", SenderKey: "demo-sender-key", Status: herald.TemplateApproved, CreatedAt: time.Now().UTC(),
-		Title:   "배송 시작",
-		Text:    "#{name}님, 주문하신 상품이 발송되었습니다.\n주문번호: #{order}\n도착 예정일: #{eta}\n\n배송 조회는 아래 버튼을 눌러 주세요.",
-		Buttons: []herald.Button{{Type: "WL", Name: "배송 조회", URLMobile: "https://example.com/track/#{order}"}},
+		Title: "배송 시작",
+		Text:  "#{name}님, 주문하신 상품이 발송되었습니다.\n주문번호: #{order}\n도착 예정일: #{eta}\n\n배송 조회는 아래 버튼을 눌러 주세요.",
+		// A button without variables: recipients whose title and buttons
+		// render the same can share one request (--batch-size above 1).
+		Buttons: []herald.Button{{Type: "WL", Name: "배송 조회", URLMobile: "https://example.com/track"}},
 	}
 }
 

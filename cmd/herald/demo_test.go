@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/mockprovider"
 )
 
 // TestDemo runs the whole demo small and fast: built-in mock, real HTTP,
@@ -54,4 +59,48 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	if got := redactDSN("postgres://u:secret@db/h"); got != "postgres://…@db/h" {
 		t.Errorf("redactDSN = %q", got)
 	}
+}
+
+// TestDemoVerdictFailsOnUnplannedFailures: an external provider whose
+// approved text differs from the demo's template reports every message as
+// failed (63016); the verdict must not be ok, and must say why.
+func TestDemoVerdictFailsOnUnplannedFailures(t *testing.T) {
+	t.Parallel()
+	listen := freeLoopback(t)
+	mc := mockprovider.DefaultConfig()
+	wrong := demoTemplate()
+	wrong.Text = "#{name}님, 다른 문구입니다."
+	mc.APIKey, mc.TPS, mc.Templates = "demo-test-key", 1000, []herald.Template{wrong}
+	mc.Reports, mc.ReportURL, mc.ReportSecret = mockprovider.ReportsWebhook, "http://"+listen+"/v1/reports", "demo-test-secret"
+	mc.ReportDelay = 10 * time.Millisecond
+	m, err := mockprovider.New(mc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	m.Start(t.Context())
+	defer m.Stop(context.Background())
+	cfg := demoConfig{Members: 50, Listen: listen, LogLevel: "error", Timeout: time.Minute, ReportSecret: mc.ReportSecret,
+		Send: sendConfig{TPS: 1000, Workers: 8, BatchSize: 1, ProviderURL: srv.URL, ProviderKey: mc.APIKey}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := runDemo(t.Context(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK || v.Failed != 50 || len(v.Problems) == 0 || !strings.Contains(strings.Join(v.Problems, "\n"), "63016") {
+		t.Fatalf("verdict %+v: want not ok, 50 failed, the code 63016 named", v)
+	}
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -30,6 +30,10 @@ type verdict struct {
 	MaxWindow        int   `json:"max_window"`
 	RefusedForRate   int64 `json:"refused_for_rate"`
 	ProviderMeasured bool  `json:"provider_measured"`
+	// Problems says why the verdict is not ok: anything the demo did not
+	// plan (it plans the withdrawals), such as recipients failed or unknown
+	// with their codes, duplicates or a window over the limit.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // watch draws a progress bar until the campaign completes and its reports
@@ -71,7 +75,11 @@ func (d *demo) watch(ctx context.Context, camp herald.Campaign, out io.Writer) (
 		}
 		if c.State.Terminal() && c.State != herald.CampaignCompleted {
 			bar.done()
-			return c, fmt.Errorf("campaign ended %s", c.State)
+			return c, fmt.Errorf("campaign ended %s: %s", c.State, c.Reason)
+		}
+		if c.State == herald.CampaignPaused && c.Reason != "" {
+			bar.done()
+			return c, fmt.Errorf("campaign paused: %s", c.Reason)
 		}
 		if time.Now().After(deadline) {
 			bar.done()
@@ -109,8 +117,58 @@ func (d *demo) verdict(ctx context.Context, c herald.Campaign, took time.Duratio
 		}
 		v.SteadyRate = steadyRate(sent)
 	}
-	v.OK = v.Duplicates <= 0 && v.MaxWindow <= v.TPS && v.RefusedForRate <= 0
+	if err := d.problems(ctx, c, &v); err != nil {
+		return v, err
+	}
+	v.OK = len(v.Problems) == 0
 	return v, nil
+}
+
+// problems lists what the demo did not plan: every failed or unknown
+// recipient (grouped by result code), duplicates, windows over the limit,
+// refusals for rate.
+func (d *demo) problems(ctx context.Context, c herald.Campaign, v *verdict) error {
+	if v.Duplicates > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d recipients got more than one message", v.Duplicates))
+	}
+	if v.MaxWindow > v.TPS {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d recipients in one 1-s window, over the limit of %d", v.MaxWindow, v.TPS))
+	}
+	if v.RefusedForRate > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("the provider refused %d requests for rate", v.RefusedForRate))
+	}
+	if v.Failed+v.Unknown == 0 {
+		return nil
+	}
+	codes := map[string]int{}
+	for after := int64(0); ; {
+		rows, err := d.store.ListRecipients(ctx, c.ID, after, 5000)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		for _, r := range rows {
+			if r.State == herald.RecipientFailed || r.State == herald.RecipientUnknown {
+				codes[fmt.Sprintf("%s %s: %s", r.State, r.ResultCode, r.ResultText)]++
+			}
+		}
+		after = rows[len(rows)-1].ID
+	}
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return codes[keys[i]] > codes[keys[j]] })
+	for i, k := range keys {
+		if i == 5 {
+			v.Problems = append(v.Problems, fmt.Sprintf("… and %d other reasons", len(keys)-5))
+			break
+		}
+		v.Problems = append(v.Problems, fmt.Sprintf("%d recipients %s", codes[k], k))
+	}
+	return nil
 }
 
 // sendTimesPerSecond counts, per wall-clock second, the recipients whose
@@ -197,6 +255,9 @@ herald demo: %s
 `, status, v.Total, v.Seconds, v.Delivered, v.Failed, v.Skipped, v.Unknown, v.Accepted,
 		measured(int64(v.Duplicates)), measured(int64(v.MaxWindow)), v.TPS,
 		measured(v.RefusedForRate), v.SteadyRate, 100*v.SteadyRate/float64(v.TPS))
+	for _, p := range v.Problems {
+		fmt.Fprintf(w, "  problem: %s\n", p)
+	}
 }
 
 // progress draws one line, redrawn in place on a terminal.
