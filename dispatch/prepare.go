@@ -197,7 +197,7 @@ type rendered struct {
 func (d *Dispatcher) appendDestination(jobs []*job, run *campaignRun, r herald.Recipient, x rendered) []*job {
 	if n := len(jobs); n > 0 {
 		last := jobs[n-1]
-		if len(last.rows) < d.cfg.BatchSize && last.batch.Title == x.msg.Title && reflect.DeepEqual(last.batch.Buttons, x.msg.Buttons) {
+		if len(last.rows) < d.batchSize(run) && last.batch.Title == x.msg.Title && reflect.DeepEqual(last.batch.Buttons, x.msg.Buttons) {
 			last.rows = append(last.rows, r)
 			last.batch.Destinations = append(last.batch.Destinations, x.dest)
 			return jobs
@@ -213,6 +213,17 @@ func (d *Dispatcher) appendDestination(jobs []*job, run *campaignRun, r herald.R
 			ProviderRenders: d.providerRenders(), Destinations: []herald.Destination{x.dest},
 		},
 	})
+}
+
+// batchSize is the most recipients a new request of the run carries: the
+// configured batch size, but never more than the campaign's or the sender
+// key's rate, so that a request always fits in one second of either.
+func (d *Dispatcher) batchSize(run *campaignRun) int {
+	n := min(d.cfg.BatchSize, run.limiter.Limit())
+	if d.cfg.GlobalTPS > 0 {
+		n = min(n, d.cfg.GlobalTPS)
+	}
+	return n
 }
 
 // freeze names each request and stores it, exactly as it will leave,

@@ -2,6 +2,8 @@ package dispatch
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -30,14 +32,18 @@ func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign, tpl *campaig
 		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
 	}
 	run.ctx, run.stop = context.WithCancel(ctx)
-	run.limiter = pace.New(c.TPS, d.cfg.BatchSize, d.cfg.Headroom)
+	// The campaign's own rate is ours, not the provider's: no restart guard.
+	run.limiter = pace.NewLimiter(c.TPS, d.cfg.Headroom, pace.Options{StartEmpty: true})
 	run.limiter.OnChange = d.logRate("campaign", c.ID)
 	return run
 }
 
-// wait paces n recipients through the campaign's and the sender key's limits.
+// wait paces n recipients through the campaign's and the sender key's
+// limits. A frozen request larger than the campaign's (edited) rate still
+// leaves, alone in its second: the campaign's rate is ours to bend; the
+// sender key's is the provider's and is never exceeded.
 func (r *campaignRun) wait(ctx context.Context, n int) error {
-	if err := r.limiter.Wait(ctx, n); err != nil {
+	if err := r.limiter.Wait(ctx, min(n, r.limiter.Limit())); err != nil {
 		return err
 	}
 	if r.global != nil {
@@ -98,6 +104,12 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			continue
 		}
 		if err := d.handOut(run, j); err != nil {
+			if errors.Is(err, pace.ErrTooLarge) && !j.fresh {
+				// A frozen request larger than the sender key's limit
+				// (lowered since it was made) can never leave as itself.
+				d.settleAll(j.rows, "REQUEST_TOO_LARGE", fmt.Sprintf("in doubt, and its request of %d recipients no longer fits the sender key's limit", len(j.batch.Destinations)))
+				continue
+			}
 			d.release([]*job{j})
 			if run.ctx.Err() == nil { // the limiter failed (Redis down): wait, do not spin
 				d.logErr(run.ctx, "pace", err, "campaign", run.campaign.ID)

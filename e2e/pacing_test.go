@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +76,14 @@ func newPacingRun(t *testing.T, serves int, redisURL string, extra ...string) *p
 	n, tps := envInt("HERALD_PACING_RECIPIENTS", 3000), envInt("HERALD_PACING_TPS", 300)
 	r := &pacingRun{t: t, n: n, tps: tps, mock: freeAddr(t)}
 	db := pgtest.URL(t)
+	catalog := filepath.Join(t.TempDir(), "templates.json")
+	// The mock renders batches (sendType template) only for templates of
+	// its catalog: the same one seed creates in herald.
+	if err := os.WriteFile(catalog, []byte(`[{"code":"E2E","text":"#{name}님, 주문 #{order}번이 발송되었습니다."}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	start(t, r.mock, "mock-provider", "--listen", r.mock, "--key", apiKey, "--tps", "1000000", "--log-level", "warn",
-		"--reports", "off", "--latency", "30ms", "--latency-spread", "25ms")
+		"--reports", "off", "--latency", "30ms", "--latency-spread", "25ms", "--templates", catalog)
 	for range serves {
 		addr := freeAddr(t)
 		args := []string{"serve", "--db", db, "--listen", addr, "--admin-token", adminToken,
@@ -100,6 +108,11 @@ func (r *pacingRun) finish(minSteady float64) mockPacing {
 	st := readMockPacing(t, r.mock)
 	t.Logf("%d recipients at %d TPS by %d serves: counts %v; provider: accepted %d, highest 1-s window %d, steady %.1f/s (%.1f%%)",
 		r.n, r.tps, len(r.serves), c.Counts, st.Accepted, st.MaxWindow, st.steady(), 100*st.steady()/float64(r.tps))
+	var secs []string
+	for _, p := range st.PerSecond {
+		secs = append(secs, strconv.Itoa(p.Accepted))
+	}
+	t.Logf("per second at the provider: %s", strings.Join(secs, " "))
 	if st.DuplicateRefs != 0 || st.DuplicateRecipients != 0 {
 		t.Errorf("duplicates at the provider: %d refs, %d numbers", st.DuplicateRefs, st.DuplicateRecipients)
 	}

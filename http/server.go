@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,23 @@ type Server struct {
 	metrics     *metrics
 	now         func() time.Time
 	mux         *http.ServeMux
+	readyMu     sync.Mutex
+	ready       []readyCheck
+}
+
+// readyCheck is one more thing /readyz asks besides the database.
+type readyCheck struct {
+	name  string
+	check func() error
+}
+
+// AddReadyCheck makes /readyz answer 503, naming the check, while check
+// returns an error (Redis for the shared rate limit, say). Its error text
+// goes to the log, not to the unauthenticated caller.
+func (s *Server) AddReadyCheck(name string, check func() error) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	s.ready = append(s.ready, readyCheck{name, check})
 }
 
 // NewServer checks cfg, fills its defaults and registers every route.
@@ -183,6 +201,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "store not ready", slog.String("error", err.Error()))
 		s.writeError(w, r, errUnavailable)
 		return
+	}
+	s.readyMu.Lock()
+	checks := s.ready
+	s.readyMu.Unlock()
+	for _, c := range checks {
+		if err := c.check(); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, c.name+" not ready", slog.String("error", err.Error()))
+			s.writeError(w, r, apiError(http.StatusServiceUnavailable, CodeUnavailable, "%s is unreachable: sending is paused", c.name))
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

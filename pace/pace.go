@@ -116,6 +116,13 @@ func (l *Limiter) SetLimit(limit int, headroom float64) {
 	}
 }
 
+// Limit is the configured limit: the largest job Wait admits.
+func (l *Limiter) Limit() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int(l.target)
+}
+
 // Wait blocks until n recipients are admitted, or ctx is done. A job larger
 // than the configured limit gets ErrTooLarge; one larger than a cut limit
 // waits for an empty window (see Window.Admit).

@@ -90,7 +90,7 @@ func newLimiter(client goredis.UniversalClient, senderKey string, limit int, hea
 	base := KeyPrefix + "{" + senderKey + "}"
 	l := &Limiter{
 		client: client, senderKey: senderKey, keys: []string{base + ":log", base + ":st"},
-		headroom: headroom, window: time.Duration(float64(time.Second) * (1 + headroom)),
+		headroom: headroom, window: time.Duration(math.Round(1e6*(1+headroom))) * time.Microsecond,
 		timeout: DefaultTimeout, health: h, limit: max(1, limit),
 	}
 	l.cur = float64(l.limit)
@@ -146,6 +146,20 @@ func (l *Limiter) wait(ctx context.Context, n int) (time.Time, error) {
 		l.mu.Unlock()
 		if n > limit {
 			return time.Time{}, fmt.Errorf("%w: %d recipients, limit %d", ErrTooLarge, n, limit)
+		}
+		// During an outage, a ping tells whether Redis is back, failing fast
+		// if not. After one, Redis may have restarted empty, forgetting what
+		// was admitted just before it: admit nothing until a window has
+		// passed since the last failure (nothing was admitted meanwhile).
+		if l.health.get() != nil {
+			if err := l.ping(ctx); err != nil {
+				return time.Time{}, err
+			}
+		}
+		if d := time.Until(l.health.lastFailure().Add(l.window)); d > 0 {
+			if !sleepCtx(ctx, d) {
+				return time.Time{}, ctx.Err()
+			}
 		}
 		res, err := l.run(ctx, admitScript, limit, n)
 		if err != nil {
@@ -217,6 +231,22 @@ func (l *Limiter) run(ctx context.Context, s *goredis.Script, limit int, args ..
 	return res, nil
 }
 
+// ping checks that Redis answers, within the call timeout.
+func (l *Limiter) ping(ctx context.Context) error {
+	ctx2, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if err := l.client.Ping(ctx2).Err(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		err = fmt.Errorf("%w: sender key %q: %w", ErrUnavailable, l.senderKey, err)
+		l.health.fail(err)
+		return err
+	}
+	l.health.ok()
+	return nil
+}
+
 // observe records a script's reply {status, value, now, cut_level×1000,
 // cut_at}; reason is set when it is this process's own cut.
 func (l *Limiter) observe(res []int64, limit int, reason string) {
@@ -226,6 +256,7 @@ func (l *Limiter) observe(res []int64, limit int, reason string) {
 	prevCut, last := l.cutAt, l.cur
 	before := l.currentAt(server) // what this process believed, at this time
 	l.cutLevel, l.cutAt = float64(res[3])/1000, res[4]
+	cutElsewhere := l.cutAt != prevCut
 	now := l.currentAt(server)
 	l.cur = now
 	full := float64(l.limit)
@@ -234,7 +265,7 @@ func (l *Limiter) observe(res []int64, limit int, reason string) {
 	old := before
 	switch {
 	case reason != "":
-	case l.cutAt != prevCut && now < before:
+	case cutElsewhere && now < before:
 		reason = "throttled by another process"
 	case last < full && now >= full:
 		old, reason = last, "recovered"
@@ -259,10 +290,11 @@ func (l *Limiter) currentAt(t time.Time) float64 {
 
 // health tracks whether Redis answers, logging once per outage.
 type health struct {
-	log   *slog.Logger
-	mu    sync.Mutex
-	err   error
-	since time.Time
+	log    *slog.Logger
+	mu     sync.Mutex
+	err    error
+	since  time.Time
+	failed time.Time // the last failure
 }
 
 func newHealth(log *slog.Logger) *health {
@@ -275,6 +307,7 @@ func newHealth(log *slog.Logger) *health {
 func (h *health) fail(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.failed = time.Now()
 	if h.err == nil {
 		h.since = time.Now()
 		h.log.Error("redis unreachable: sending stops until it is back", "err", err)
@@ -289,6 +322,24 @@ func (h *health) ok() {
 		h.log.Info("redis reachable again: sending resumes",
 			"outage", time.Since(h.since).Round(time.Millisecond).String())
 		h.err = nil
+	}
+}
+
+func (h *health) lastFailure() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failed
+}
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -339,8 +390,9 @@ func (ls *Limiters) Healthy() error { return ls.health.get() }
 
 // Open connects to a redis:// or rediss:// URL (go-redis's ParseURL
 // syntax) with timeouts fit for a rate limiter: unless the URL sets them,
-// 1 s to dial, 500 ms to read or write, 1 s to get a pooled connection; and
-// context deadlines are honoured. It pings once and fails (wrapping
+// 1 s to dial, 500 ms to read or write, 1 s to get a pooled connection;
+// context deadlines honoured and one dial attempt per command (see
+// newClient). It pings once and fails (wrapping
 // ErrUnavailable) if Redis does not answer.
 func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	opts, err := goredis.ParseURL(rawURL)
@@ -371,11 +423,26 @@ func Open(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	return client, nil
 }
 
+// newClient applies what every client of a limiter needs: context
+// deadlines honoured, one dial attempt per command (the limiter fails fast
+// and the caller retries), no maintenance notifications, and go-redis's
+// own log (a line per failed dial) demoted to slog's debug level, since
+// the limiter logs each outage once.
 func newClient(opts *goredis.Options) *goredis.Client {
+	quietOnce.Do(func() { goredis.SetLogger(debugLog{}) })
 	opts.ContextTimeoutEnabled = true
+	opts.DialerRetries = 1
 	if opts.MaintNotificationsConfig == nil {
 		opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	}
 	return goredis.NewClient(opts)
 }
 
+var quietOnce sync.Once
+
+// debugLog sends go-redis's log to slog.Default at debug level.
+type debugLog struct{}
+
+func (debugLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}

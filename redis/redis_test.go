@@ -59,11 +59,36 @@ type admission struct {
 	n  int
 }
 
-// TestSharedWindow has several processes (each its own client and Limiter)
-// hammer one sender key with jobs of 1..200 recipients: no 1-second window
-// may hold more than the limit, and the steady rate must come close to it.
+// TestSharedWindow has several processes (each its own client and Limiter,
+// several goroutines each) hammer one sender key: no 1-second window may
+// hold more than the limit, whatever the job sizes, and the steady rate
+// must come close to it.
+//
+// How close depends on the job sizes, not only on the limiter: the
+// provider's rule itself allows no more than one 200-recipient job per
+// second at a limit of 300, and jobs that cannot be split leave the rest of
+// a window unused unless a smaller one waits. A greedy simulation of 12
+// waiters with jobs of 1..200 at 300 reaches about 91%; with jobs of 1..20
+// 98%, and with herald's e2e batches of 10 the full 98.5% (1/W).
 func TestSharedWindow(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		minN, maxN int
+		minRate    float64 // share of the limit
+	}{
+		{"jobs 1..200", 1, 200, 0.85},
+		{"jobs 1..20", 1, 20, 0.95},
+		{"jobs of 10", 10, 10, 0.97},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sharedWindow(t, tc.minN, tc.maxN, tc.minRate)
+		})
+	}
+}
+
+func sharedWindow(t *testing.T, minN, maxN int, minRate float64) {
 	const (
 		limit     = 300
 		processes = 4
@@ -75,18 +100,20 @@ func TestSharedWindow(t *testing.T) {
 		mu   sync.Mutex
 		adms []admission
 		wg   sync.WaitGroup
+		win  time.Duration
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()
 	for p := range processes {
 		l := New(testClient(t), key, limit, 0.015, nil)
+		win = l.window
 		for w := range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				rnd := mrand.New(mrand.NewPCG(uint64(p), uint64(w)))
 				for {
-					n := 1 + rnd.IntN(200)
+					n := minN + rnd.IntN(maxN-minN+1)
 					at, err := l.wait(ctx, n)
 					if err != nil {
 						if ctx.Err() == nil {
@@ -106,7 +133,7 @@ func TestSharedWindow(t *testing.T) {
 
 	maxIn := func(w time.Duration) int {
 		best, sum, j := 0, 0, 0
-		for i := range adms { // window [adms[j].at, adms[i].at] of length ≤ w
+		for i := range adms { // closed window [adms[j].at, adms[i].at] no longer than w
 			sum += adms[i].n
 			for adms[i].at.Sub(adms[j].at) > w {
 				sum -= adms[j].n
@@ -116,22 +143,27 @@ func TestSharedWindow(t *testing.T) {
 		}
 		return best
 	}
-	if got := maxIn(time.Second); got > limit {
-		t.Errorf("a closed 1-s window holds %d recipients, limit %d", got, limit)
+	busiest := maxIn(time.Second)
+	if busiest > limit {
+		t.Errorf("a closed 1-s window holds %d recipients, limit %d", busiest, limit)
 	}
+	// Steady rate: whole windows W from the first expiry on, past the
+	// first window's burst.
 	first, last := adms[0].at, adms[len(adms)-1].at
-	from := first.Add(time.Second) // past the first window's burst
+	from := first.Add(win)
+	k := last.Sub(from) / win
+	to := from.Add(k * win)
 	sum := 0
 	for _, a := range adms {
-		if !a.at.Before(from) {
+		if !a.at.Before(from) && a.at.Before(to) {
 			sum += a.n
 		}
 	}
-	rate := float64(sum) / last.Sub(from).Seconds()
-	t.Logf("%d jobs; busiest closed 1-s window %d/%d; steady rate %.1f/s = %.1f%% of the limit",
-		len(adms), maxIn(time.Second), limit, rate, 100*rate/limit)
-	if rate < 0.95*limit {
-		t.Errorf("steady rate %.1f/s, want ≥ 95%% of %d", rate, limit)
+	rate := float64(sum) / (time.Duration(k) * win).Seconds()
+	t.Logf("%d jobs of %d..%d; busiest closed 1-s window %d/%d; steady rate over %d windows %.1f/s = %.1f%% of the limit",
+		len(adms), minN, maxN, busiest, limit, k, rate, 100*rate/limit)
+	if k < 2 || rate < minRate*limit {
+		t.Errorf("steady rate %.1f/s over %d windows, want ≥ %.0f%% of %d", rate, k, 100*minRate, limit)
 	}
 }
 

@@ -18,6 +18,7 @@ import goredis "github.com/redis/go-redis/v9"
 // integers: the caller recomputes the current limit from the cut the same
 // way as cur() below.
 const prelude = `
+if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5
 local function fmt(x) return string.format('%d', x) end
 local function size(m) return tonumber(string.match(m, '(%d+)$')) end
 

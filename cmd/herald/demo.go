@@ -144,10 +144,11 @@ func (d *demo) run(ctx context.Context, progress io.Writer) (verdict, error) {
 	if err != nil {
 		return verdict{}, err
 	}
-	dispatcher, err := newDispatcher(d.cfg.Send, d.store, d.log, reg, backlog)
+	dispatcher, closeRedis, err := newDispatcher(ctx, d.cfg.Send, d.store, d.log, reg, backlog, nil)
 	if err != nil {
 		return verdict{}, err
 	}
+	defer closeRedis()
 	start := time.Now()
 	dispatcher.Start(ctx)
 	final, err := d.watch(ctx, camp, progress)

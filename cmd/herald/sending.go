@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +14,8 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/dispatch"
 	"github.com/heraldhq/herald/infobank"
+	"github.com/heraldhq/herald/pace"
+	"github.com/heraldhq/herald/redis"
 )
 
 // sendConfig is how herald reaches the provider and how fast it sends;
@@ -29,6 +33,7 @@ type sendConfig struct {
 	ReportWindow time.Duration
 	BreakerWin   int
 	BreakerShare float64
+	Redis        string
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -42,6 +47,7 @@ func (c *sendConfig) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&c.LeaseTTL, "lease-ttl", 10*time.Second, "how long after this process's last heartbeat (every lease-ttl/5) others may take over its rows; no send outlives it")
 	f.DurationVar(&c.Timeout, "provider-timeout", infobank.DefaultTimeout, "longest wait for one provider answer; a send not answered in time is in doubt and resent only under the same key")
 	f.DurationVar(&c.ReportWindow, "report-window", 72*time.Hour, "how long an accepted send waits for its report before it becomes UNKNOWN (NO_REPORT)")
+	f.StringVar(&c.Redis, "redis", "", "redis://host:6379/0: every serve process sends, sharing one limit per sender key in Redis; empty: one process per sender key sends (leadership in the database)")
 	f.IntVar(&c.BreakerWin, "breaker-window", 200, "error breaker: how many of a campaign's last sends it looks at (negative: off)")
 	f.Float64Var(&c.BreakerShare, "breaker-share", 0.5, "error breaker: pause the campaign when this share of the window was refused")
 }
@@ -61,33 +67,62 @@ func (c sendConfig) Validate() error {
 	if c.TPS < 0 {
 		return herald.Invalid("tps", "must not be negative")
 	}
+	if c.Redis != "" && c.TPS == 0 {
+		return herald.Invalid("redis", "needs --tps: Redis shares the sender key's limit")
+	}
+	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
+		return herald.Invalid("redis", "want a redis:// or rediss:// URL")
+	}
 	return nil
 }
 
-// newDispatcher connects the provider client and builds the dispatcher.
-func newDispatcher(c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64) (*dispatch.Dispatcher, error) {
+// newDispatcher connects the provider client (and Redis, when asked for)
+// and builds the dispatcher. ready, when not nil, learns of Redis's health.
+func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(name string, check func() error)) (*dispatch.Dispatcher, func(), error) {
 	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout, Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return dispatch.New(dispatch.Config{
+	cfg := dispatch.Config{
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
 		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
 		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare,
-	}, store, client, log, reg)
+	}
+	closeRedis := func() {}
+	if c.Redis != "" {
+		rc, err := redis.Open(ctx, c.Redis)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis: %w", err)
+		}
+		closeRedis = func() { rc.Close() }
+		limiters := redis.NewLimiters(rc, c.TPS, pace.DefaultHeadroom, log.With("component", "redis"))
+		cfg.SenderPacer = func(senderKey string) dispatch.Pacer { return limiters.Get(senderKey) }
+		if ready != nil {
+			ready("redis", limiters.Healthy)
+		}
+	}
+	d, err := dispatch.New(cfg, store, client, log, reg)
+	if err != nil {
+		closeRedis()
+		return nil, nil, err
+	}
+	return d, closeRedis, nil
 }
 
 // startSending starts the dispatcher when a provider is configured and
 // returns its stop function (a no-op otherwise).
-func startSending(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64) (func(context.Context) error, error) {
+func startSending(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(string, func() error)) (func(context.Context) error, error) {
 	if c.ProviderURL == "" {
 		log.Warn("no --provider-url: campaigns will not be sent by this process", "component", "serve")
 		return func(context.Context) error { return nil }, nil
 	}
-	d, err := newDispatcher(c, store, log, reg, backlog)
+	d, closeRedis, err := newDispatcher(ctx, c, store, log, reg, backlog, ready)
 	if err != nil {
 		return nil, err
 	}
 	d.Start(ctx)
-	return d.Stop, nil
+	return func(ctx context.Context) error {
+		defer closeRedis()
+		return d.Stop(ctx)
+	}, nil
 }

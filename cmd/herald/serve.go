@@ -180,7 +180,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	// Sending starts once the webhook listens: reports follow every send.
-	stopSending, err := startSending(ctx, cfg.Send, store, logger, reg, backlog)
+	stopSending, err := startSending(ctx, cfg.Send, store, logger, reg, backlog, api.AddReadyCheck)
 	if err != nil {
 		return err
 	}
