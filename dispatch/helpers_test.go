@@ -135,12 +135,6 @@ func (f *fakeProvider) check(t *testing.T) {
 	}
 }
 
-func (f *fakeProvider) count(id string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.delivered[id]
-}
-
 // engines runs fn once on SQLite and once on PostgreSQL (a schema of its own).
 func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
 	t.Run("sqlite", func(t *testing.T) {

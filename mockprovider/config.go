@@ -47,6 +47,10 @@ type Config struct {
 	// random time in [Latency-LatencySpread, Latency+LatencySpread].
 	Latency       time.Duration
 	LatencySpread time.Duration
+	// TailRate of answers take TailLatency instead: the long tail of a
+	// real provider (e.g. 0.01 and 1s for a p99 of about a second).
+	TailRate    float64
+	TailLatency time.Duration
 	// RefuseRate answers 503 A920 without accepting anything.
 	RefuseRate float64
 	// FailAfterAcceptRate accepts, then answers 500 A910 (in doubt).
@@ -179,6 +183,10 @@ func checkDurations(c Config) error {
 		return herald.Invalid("Latency", "must not be negative")
 	case c.LatencySpread < 0:
 		return herald.Invalid("LatencySpread", "must not be negative")
+	case c.TailRate < 0 || c.TailRate > 1:
+		return herald.Invalid("TailRate", "must be in [0, 1]")
+	case c.TailLatency < 0:
+		return herald.Invalid("TailLatency", "must not be negative")
 	case c.ReportDelay < 0:
 		return herald.Invalid("ReportDelay", "must not be negative")
 	case c.ReportTimeout <= 0:

@@ -43,9 +43,13 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(body)
 }
 
-// latency draws an answer time uniformly from Latency ± LatencySpread.
+// latency draws an answer time uniformly from Latency ± LatencySpread, or,
+// for a share TailRate of answers, TailLatency (a long tail).
 func (s *Server) latency() time.Duration {
 	c := s.cfg
+	if c.TailRate > 0 && s.dice.float() < c.TailRate {
+		return c.TailLatency
+	}
 	if c.LatencySpread == 0 {
 		return c.Latency
 	}

@@ -252,7 +252,7 @@ func (l *Limiter) ping(ctx context.Context) error {
 func (l *Limiter) observe(res []int64, limit int, reason string) {
 	server := time.UnixMicro(res[2])
 	l.mu.Lock()
-	l.offset = server.Sub(time.Now())
+	l.offset = time.Until(server)
 	prevCut, last := l.cutAt, l.cur
 	before := l.currentAt(server) // what this process believed, at this time
 	l.cutLevel, l.cutAt = float64(res[3])/1000, res[4]

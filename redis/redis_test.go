@@ -511,7 +511,7 @@ func TestOutages(t *testing.T) {
 	if e, i := h.count(slog.LevelError), h.count(slog.LevelInfo); e != 2 || i != 2 {
 		t.Errorf("two outages logged %d error and %d info lines, want 2 and 2", e, i)
 	}
-	if ls.Get(keyA) != ls.Get(keyA) {
+	if first, second := ls.Get(keyA), ls.Get(keyA); first != second {
 		t.Error("Limiters.Get made two limiters for one key")
 	}
 }

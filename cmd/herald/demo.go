@@ -33,7 +33,10 @@ type demoConfig struct {
 	ReportSecret string
 	Send         sendConfig
 	Timeout      time.Duration
-	LogLevel     string
+	// Latency, LatencyTail and TailRate shape the built-in mock's answers.
+	Latency, LatencyTail time.Duration
+	TailRate             float64
+	LogLevel             string
 }
 
 func (c demoConfig) Validate() error {
@@ -80,6 +83,9 @@ func newDemoCmd() *cobra.Command {
 	f.BoolVar(&cfg.JSON, "json", false, "print the verdict as one JSON object")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "HOST:PORT of herald's HTTP server (the provider posts reports to /v1/reports there)")
 	f.StringVar(&cfg.ReportSecret, "report-secret", "", "secret the external provider signs reports with (with --provider-url)")
+	f.DurationVar(&cfg.Latency, "latency", 0, "built-in mock: median answer time (uniform ± half of it)")
+	f.DurationVar(&cfg.LatencyTail, "latency-tail", time.Second, "built-in mock: answer time of the long tail")
+	f.Float64Var(&cfg.TailRate, "latency-tail-rate", 0, "built-in mock: share of answers in the long tail (0.01 gives a p99 near --latency-tail)")
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "give up after this long (default: twice the expected time plus a minute)")
 	f.StringVar(&cfg.LogLevel, "log-level", "warn", "debug, info, warn or error")
 	cfg.Send.addFlags(f)
@@ -176,6 +182,8 @@ func (d *demo) startMock(ctx context.Context) (func(), error) {
 	mc.APIKey, mc.TPS, mc.Templates = randomHex(16), d.cfg.Send.TPS, []herald.Template{demoTemplate()}
 	mc.Reports, mc.ReportURL, mc.ReportSecret = mockprovider.ReportsWebhook, d.apiURL+"/v1/reports", d.cfg.ReportSecret
 	mc.LogEvery = time.Hour // the progress bar says it
+	mc.Latency, mc.LatencySpread = d.cfg.Latency, d.cfg.Latency/2
+	mc.TailRate, mc.TailLatency = d.cfg.TailRate, d.cfg.LatencyTail
 	m, err := mockprovider.New(mc, d.log)
 	if err != nil {
 		return nil, err

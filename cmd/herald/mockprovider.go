@@ -67,6 +67,8 @@ func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
 	f.IntVar(&c.TPS, "tps", c.TPS, "recipients accepted in any trailing 1-second window")
 	f.DurationVar(&c.Latency, "latency", 0, "median answer time")
 	f.DurationVar(&c.LatencySpread, "latency-spread", 0, "answer time varies uniformly by ± this")
+	f.Float64Var(&c.TailRate, "latency-tail-rate", 0, "share of answers that take --latency-tail instead (a long tail)")
+	f.DurationVar(&c.TailLatency, "latency-tail", time.Second, "answer time of the long tail")
 	f.Float64Var(&c.RefuseRate, "refuse-rate", 0, "share of requests refused with 503 A920 (not accepted)")
 	f.Float64Var(&c.FailAfterAcceptRate, "fail-after-accept-rate", 0, "share of requests accepted, then answered 500 A910")
 	f.Float64Var(&c.HangRate, "hang-rate", 0, "share of requests accepted, then never answered")
