@@ -33,6 +33,9 @@ type Options struct {
 	// a second of its last send, or a standby taking over a sender key, may
 	// follow a full window of the previous sender's requests.
 	StartEmpty bool
+	// Unspaced leaves out the spacing (Window.Space): jobs then leave as
+	// soon as the window allows, a whole window's worth at once.
+	Unspaced bool
 }
 
 // Limiter paces jobs through a Window (a sliding 1-s-plus-headroom log of
@@ -89,6 +92,9 @@ func NewLimiter(limit int, headroom float64, o Options) *Limiter {
 	l.win = NewWindow(limit, SpanFor(headroom), now)
 	if !o.StartEmpty {
 		l.win.Fill(now)
+	}
+	if !o.Unspaced {
+		l.win.Space()
 	}
 	l.SetLimit(limit, headroom)
 	return l

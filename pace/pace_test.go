@@ -226,7 +226,7 @@ func TestSetLimitWakesHead(t *testing.T) {
 	t.Parallel()
 	clock := newSimClock(false) // timers never fire: only SetLimit can help
 	o := clock.options()
-	o.StartEmpty = true
+	o.StartEmpty, o.Unspaced = true, true // the window's own waits, not the spacing
 	l := NewLimiter(100, 0, o)
 	ctx := context.Background()
 	if err := l.Wait(ctx, 100); err != nil {
@@ -269,7 +269,7 @@ func TestOversizeAfterCut(t *testing.T) {
 	t.Parallel()
 	clock := newSimClock(true)
 	o := clock.options()
-	o.StartEmpty = true
+	o.StartEmpty, o.Unspaced = true, true // the window's own waits, not the spacing
 	l := NewLimiter(200, DefaultHeadroom, o)
 	var mu sync.Mutex
 	var adm []admission

@@ -35,7 +35,14 @@ type Window struct {
 	total int64         // cum of the newest entry
 	last  time.Duration // latest time seen: time never runs backwards here
 	until time.Duration // nothing is admitted before this (see Fill)
+	tat   time.Duration // spacing (GCRA): when the flow is caught up
+	space bool          // see Space
 }
+
+// Space turns spacing on: besides the window rule, jobs leave no faster than
+// the window's rate, with a tenth of the span of tolerance for bursts (see
+// Admit). Limiters space by default.
+func (w *Window) Space() { w.space = true }
 
 type entry struct {
 	at  time.Duration // since base
@@ -101,8 +108,18 @@ func (w *Window) Admit(now time.Time, n int) (ok bool, wait time.Duration) {
 	w.expire(t)
 	in := int(w.total - w.gone)
 	limit := max(w.limit, n) // n > limit: fits only an empty window
-	if t >= w.until && in+n <= limit {
+	// Spacing: the window alone bounds every second but would let a whole
+	// window leave at its start; a burst spread out by network jitter could
+	// then meet the next one inside one second at the provider. So jobs are
+	// also spaced at the window's rate, with a tenth of the span of
+	// tolerance for bursts.
+	tau := w.span / 10
+	if !w.space {
+		tau = w.tat - t // never binds
+	}
+	if t >= w.until && t >= w.tat-tau && in+n <= limit {
 		w.push(t, n)
+		w.tat = max(w.tat, t) + w.span*time.Duration(n)/time.Duration(max(w.limit, 1))
 		return true, 0
 	}
 	if need := int64(in + n - limit); need > 0 {
@@ -110,6 +127,9 @@ func (w *Window) Admit(now time.Time, n int) (ok bool, wait time.Duration) {
 		live := w.ents[w.head:]
 		i := sort.Search(len(live), func(i int) bool { return live[i].cum-w.gone >= need })
 		wait = live[i].at + w.span - t
+	}
+	if w.space {
+		wait = max(wait, w.tat-tau-t)
 	}
 	return false, max(wait, w.until-t)
 }

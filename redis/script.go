@@ -90,16 +90,27 @@ else
 end
 
 local icur = math.floor(cur + 1e-9)
-if total == 0 or total + n <= icur then
+-- Spacing (GCRA): the window alone bounds every second but would let a
+-- whole window leave at its start, and a burst that arrives spread out by
+-- network jitter can meet the next one inside one second at the provider.
+-- So jobs are also spaced at the window's rate (tat: when the flow is
+-- "caught up"), with a tolerance of a tenth of the window for bursts.
+local tat = tonumber(redis.call('HGET', KEYS[2], 'tat') or '0') or 0
+local tau = win / 10
+local spaced = now >= tat - tau
+if spaced and (total == 0 or total + n <= icur) then
   local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
   redis.call('ZADD', KEYS[1], fmt(now), fmt(now) .. ':' .. fmt(seq) .. ':' .. fmt(n))
-  redis.call('HSET', KEYS[2], 'total', fmt(total + n))
+  redis.call('HSET', KEYS[2], 'total', fmt(total + n), 'tat', fmt(math.max(tat, now) + math.floor(n * win / math.max(icur, 1))))
   redis.call('PEXPIRE', KEYS[1], fmt(ttl))
   redis.call('PEXPIRE', KEYS[2], fmt(stTTL()))
   return reply(1, now)
 end
 
 if dirty then redis.call('HSET', KEYS[2], 'total', fmt(total)) end
+if not spaced and (total == 0 or total + n <= icur) then
+  return reply(0, math.max(1, tat - tau - now))
+end
 
 -- Refused: wait until enough has expired. A job larger than the current
 -- limit needs the window empty; otherwise scan the oldest entries (at most
@@ -119,7 +130,7 @@ else
   end
 end
 if at == nil then return reply(0, 1000) end
-return reply(0, math.max(1, at + win - now))
+return reply(0, math.max(1, at + win - now, tat - tau - now))
 `)
 
 // throttleScript cuts the current limit to ×ARGV[5] (at least ARGV[7]),
