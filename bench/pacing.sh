@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 export HERALD_PACING_RECIPIENTS=${RECIPIENTS:-30000}
 export HERALD_PACING_TPS=${TPS:-300}
 export HERALD_PACING_REDIS_OUTAGE_S=${OUTAGE:-10}
+export HERALD_PACING_HEADROOM=${HEADROOM:-0.015} # serve's default
 export HERALD_PACING_ASSERT_STEADY=1 # steady ≥ 98% of the limit with three serves and Redis
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

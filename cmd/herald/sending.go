@@ -34,6 +34,7 @@ type sendConfig struct {
 	BreakerWin   int
 	BreakerShare float64
 	Redis        string
+	Headroom     float64
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -47,6 +48,7 @@ func (c *sendConfig) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&c.LeaseTTL, "lease-ttl", 10*time.Second, "how long after this process's last heartbeat (every lease-ttl/5) others may take over its rows; no send outlives it")
 	f.DurationVar(&c.Timeout, "provider-timeout", infobank.DefaultTimeout, "longest wait for one provider answer; a send not answered in time is in doubt and resent only under the same key")
 	f.DurationVar(&c.ReportWindow, "report-window", 72*time.Hour, "how long an accepted send waits for its report before it becomes UNKNOWN (NO_REPORT)")
+	f.Float64Var(&c.Headroom, "headroom", pace.DefaultHeadroom, "share of --tps left unused: every limit counts over a window of 1 s × (1 + headroom), so arrival jitter at the provider up to that much (15 ms at 1.5%) stays under the limit")
 	f.StringVar(&c.Redis, "redis", "", "redis://host:6379/0: every serve process sends, sharing one limit per sender key in Redis; empty: one process per sender key sends (leadership in the database)")
 	f.IntVar(&c.BreakerWin, "breaker-window", 200, "error breaker: how many of a campaign's last sends it looks at (negative: off)")
 	f.Float64Var(&c.BreakerShare, "breaker-share", 0.5, "error breaker: pause the campaign when this share of the window was refused")
@@ -86,7 +88,7 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 	cfg := dispatch.Config{
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
 		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
-		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare,
+		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare, Headroom: c.Headroom,
 	}
 	closeRedis := func() {}
 	if c.Redis != "" {
@@ -95,7 +97,7 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 			return nil, nil, fmt.Errorf("redis: %w", err)
 		}
 		closeRedis = func() { rc.Close() }
-		limiters := redis.NewLimiters(rc, c.TPS, pace.DefaultHeadroom, log.With("component", "redis"))
+		limiters := redis.NewLimiters(rc, c.TPS, c.Headroom, log.With("component", "redis"))
 		cfg.SenderPacer = func(senderKey string) dispatch.Pacer { return limiters.Get(senderKey) }
 		if ready != nil {
 			ready("redis", limiters.Healthy)
