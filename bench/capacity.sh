@@ -2,7 +2,10 @@
 # Pipeline capacity: recipients/s through claim → render → send → record
 # with an unlimited mock provider (no latency, no reports), and the peak RSS
 # of `herald serve`.
-#   bench/capacity.sh [RECIPIENTS] [sqlite|postgres] [BATCH_SIZE] [WORKERS]
+#   bench/capacity.sh [RECIPIENTS] [sqlite|postgres|mariadb] [BATCH_SIZE] [WORKERS]
+# mariadb uses HERALD_BENCH_MYSQL (default mysql://root@127.0.0.1:3306) and
+# HERALD_BENCH_MYSQL_CLI (default: mariadb -uroot -h127.0.0.1) to make and
+# drop a database of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -10,12 +13,15 @@ engine=${2:-sqlite}
 batch=${3:-1}
 workers=${4:-64}
 pg=${HERALD_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+my=${HERALD_BENCH_MYSQL:-mysql://root@127.0.0.1:3306}
+mycli=${HERALD_BENCH_MYSQL_CLI:-"$(command -v mariadb || command -v mysql || echo mariadb) -uroot -h127.0.0.1"}
 tmp=$(mktemp -d)
 schema=bench_capacity_$$
 cleanup() {
 	kill $(jobs -p) 2>/dev/null || true
 	wait 2>/dev/null || true
 	[ "$engine" = postgres ] && psql "$pg" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+	[ "$engine" = mariadb ] && $mycli -e "DROP DATABASE IF EXISTS $schema"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -27,7 +33,8 @@ awk -v n="$n" 'BEGIN { print "id,phone,name,order"; for (i = 0; i < n; i++) prin
 case $engine in
 sqlite) db="sqlite:$tmp/herald.db" ;;
 postgres) psql "$pg" -qc "CREATE SCHEMA $schema"; db="${pg}&search_path=$schema" ;;
-*) echo "engine: sqlite or postgres" >&2; exit 2 ;;
+mariadb) $mycli -e "CREATE DATABASE $schema"; db="$my/$schema" ;;
+*) echo "engine: sqlite, postgres or mariadb" >&2; exit 2 ;;
 esac
 
 echo '[{"code": "CAP", "text": "#{name}님, 주문 #{order}번이 발송되었습니다."}]' >"$tmp/templates.json"

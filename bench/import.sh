@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Imports ROWS generated members (default 1,000,000) from CSV through
-# `herald serve`'s REST API into SQLite and PostgreSQL, and prints rows/s and
-# the server's peak RSS (VmHWM) for each.
-#   bench/import.sh [ROWS]
+# `herald serve`'s REST API into SQLite and PostgreSQL (and MariaDB/MySQL
+# when named), and prints rows/s and the server's peak RSS (VmHWM) for each.
+#   bench/import.sh [ROWS] [ENGINES]     ENGINES: default "sqlite postgres";
+#                                        any of sqlite, postgres, mariadb
+# mariadb uses HERALD_BENCH_MYSQL (default mysql://root@127.0.0.1:3306) and
+# HERALD_BENCH_MYSQL_CLI (default: mariadb -uroot -h127.0.0.1) to make and
+# drop a database of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
+engines=${2:-sqlite postgres}
+my=${HERALD_BENCH_MYSQL:-mysql://root@127.0.0.1:3306}
+mycli=${HERALD_BENCH_MYSQL_CLI:-"$(command -v mariadb || command -v mysql || echo mariadb) -uroot -h127.0.0.1"}
 pg=${HERALD_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -20,11 +27,29 @@ awk -v n="$rows" 'BEGIN {
 echo "generated $rows rows ($(du -h "$tmp/members.csv" | cut -f1))"
 
 schema=bench_import_$$
-psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
-trap 'kill $(jobs -p) 2>/dev/null || true; psql "$pg" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS '$schema' CASCADE" >/dev/null; rm -rf "$tmp"' EXIT
+dbs=()
+for e in $engines; do
+	case $e in
+	sqlite) dbs+=("sqlite:$tmp/import.db") ;;
+	postgres)
+		psql "$pg" -qc "CREATE SCHEMA $schema" >/dev/null
+		dbs+=("${pg}&search_path=$schema") ;;
+	mariadb | mysql)
+		$mycli -e "CREATE DATABASE $schema"
+		dbs+=("$my/$schema") ;;
+	*) echo "engine: sqlite, postgres or mariadb, not $e" >&2; exit 2 ;;
+	esac
+done
+cleanup() {
+	kill $(jobs -p) 2>/dev/null || true
+	[[ " $engines " == *" postgres "* ]] && psql "$pg" -qc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+	[[ " $engines " == *" mariadb "* || " $engines " == *" mysql "* ]] && $mycli -e "DROP DATABASE IF EXISTS $schema"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 printf '\n| store | rows | seconds | rows/s | peak RSS of serve |\n|---|---|---|---|---|\n'
-for db in "sqlite:$tmp/import.db" "${pg}&search_path=$schema"; do
+for db in "${dbs[@]}"; do
 	port=$((18000 + RANDOM % 1000))
 	"$tmp/herald" serve --db "$db" --listen "127.0.0.1:$port" --admin-token "$token" --log-level warn &
 	pid=$!

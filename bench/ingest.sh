@@ -9,7 +9,10 @@
 #   N=200000 CONCS='128 256' bench/ingest.sh
 #
 # Needs PostgreSQL for the postgres cases (HERALD_TEST_POSTGRES, default
-# postgres://postgres@127.0.0.1:5432/test). The load generator runs in the
+# postgres://postgres@127.0.0.1:5432/test). MariaDB/MySQL cases
+# (HERALD_TEST_MYSQL, default mysql://root@127.0.0.1:3306/) run when named:
+#   CASES='mariadb/batch=500/committers=1 mariadb/batch=1/committers=1' bench/ingest.sh
+# (for them pg-cpu-ms/1k is the local mariadbd's CPU). The load generator runs in the
 # same process as the server, on the same cores. cpu-ms/1k is this
 # process's CPU (server and load generator) per 1,000 reports;
 # pg-cpu-ms/1k that of the PostgreSQL backends serving the store;

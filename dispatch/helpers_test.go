@@ -14,7 +14,9 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/dispatch"
+	"github.com/heraldhq/herald/internal/mytest"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/mysql"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -135,12 +137,24 @@ func (f *fakeProvider) check(t *testing.T) {
 	}
 }
 
-// engines runs fn once on SQLite and once on PostgreSQL (a schema of its own).
+// engines runs fn on SQLite, MariaDB (a database of its own) and PostgreSQL
+// (a schema of its own).
 func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		fn(t, func(t *testing.T) herald.Store {
 			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		t.Parallel()
+		fn(t, func(t *testing.T) herald.Store {
+			s, err := mysql.Open(t.Context(), mytest.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}

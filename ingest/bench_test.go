@@ -25,7 +25,9 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/mytest"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/mysql"
 	"github.com/heraldhq/herald/postgres"
 )
 
@@ -45,15 +47,19 @@ func BenchmarkIngest(b *testing.B) {
 	}{
 		{"sqlite", 500, 1}, {"sqlite", 1, 1},
 		{"postgres", 500, 1}, {"postgres", 500, 2}, {"postgres", 500, 4}, {"postgres", 1, 1}, {"postgres", 1, 8},
+		{"mariadb", 500, 1}, {"mariadb", 500, 2}, {"mariadb", 1, 1}, {"mariadb", 1, 8},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/batch=%d/committers=%d", c.engine, c.batch, c.committers)
 		b.Run(name, func(b *testing.B) {
 			var s herald.Store
 			var backends func() map[string]int64
-			if c.engine == "postgres" {
+			switch c.engine {
+			case "postgres":
 				s, backends = benchPostgres(b)
-			} else {
+			case "mariadb":
+				s, backends = benchMariaDB(b)
+			default:
 				s, backends = newSQLite(b), func() map[string]int64 { return nil }
 			}
 			benchIngest(b, s, ingest.Config{BatchSize: c.batch, Committers: c.committers}, backends)
@@ -229,6 +235,33 @@ func benchPostgres(b *testing.B) (herald.Store, func() map[string]int64) {
 		out := map[string]int64{}
 		for _, pid := range pids {
 			out[strconv.Itoa(int(pid))] = procTicks(int(pid))
+		}
+		return out
+	}
+}
+
+// benchMariaDB opens a store on a database of its own and returns a
+// function reading the CPU ticks of the local mariadbd (or mysqld) server
+// process: one process serves every connection, so this is the whole
+// server's CPU, reported as pg-cpu-ms/1k.
+func benchMariaDB(b *testing.B) (herald.Store, func() map[string]int64) {
+	s, err := mysql.Open(context.Background(), mytest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s, func() map[string]int64 {
+		out := map[string]int64{}
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if name := strings.TrimSpace(string(comm)); name == "mariadbd" || name == "mysqld" {
+				out[d.Name()] = procTicks(pid)
+			}
 		}
 		return out
 	}

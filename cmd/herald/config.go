@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/mysql"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -58,16 +59,19 @@ func describeEnvPrefix(fs *pflag.FlagSet, prefix string) {
 	})
 }
 
-// openStore opens the database named by --db: sqlite:PATH (the default) or
-// a postgres:// URL. It applies migrations.
+// openStore opens the database named by --db: sqlite:PATH (the default), a
+// postgres:// URL or a mysql:// URL (MySQL 8, MariaDB ≥ 10.6). It applies
+// migrations.
 func openStore(ctx context.Context, dsn string) (herald.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return sqlite.Open(ctx, strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return postgres.Open(ctx, dsn)
+	case strings.HasPrefix(dsn, "mysql://"):
+		return mysql.Open(ctx, dsn)
 	}
-	return nil, herald.Invalid("db", "want sqlite:PATH or postgres://…, got %q", redactDSN(dsn))
+	return nil, herald.Invalid("db", "want sqlite:PATH, postgres://… or mysql://…, got %q", redactDSN(dsn))
 }
 
 // redactDSN hides anything that may be a password.

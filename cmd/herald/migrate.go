@@ -22,7 +22,7 @@ func newMigrateCmd() *cobra.Command {
 			return s.Close()
 		},
 	}
-	cmd.Flags().StringVar(&dsn, "db", "sqlite:herald.db", "database: sqlite:PATH or postgres://USER@HOST/DB")
+	cmd.Flags().StringVar(&dsn, "db", "sqlite:herald.db", "database: sqlite:PATH, postgres://USER@HOST/DB or mysql://USER:PASS@HOST:3306/DB")
 	describeEnv(cmd.Flags())
 	return cmd
 }

@@ -135,7 +135,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DB, "db", "sqlite:herald.db", "database: sqlite:PATH or postgres://USER@HOST/DB")
+	f.StringVar(&cfg.DB, "db", "sqlite:herald.db", "database: sqlite:PATH, postgres://USER@HOST/DB or mysql://USER:PASS@HOST:3306/DB")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HOST:PORT of the HTTP server")
 	f.StringSliceVar(&cfg.AdminTokens, "admin-token", nil, "bearer token(s) for the admin API; several, comma-separated, for rotation")
 	f.Int64Var(&cfg.MaxImportBytes, "max-import-bytes", 1<<30, "largest member import body in bytes")

@@ -1,0 +1,339 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+
+// CreateCampaign stores a validated campaign.
+func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
+	audience, err := json.Marshal(c.Audience)
+	if err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign audience: %w", err)
+	}
+	vars, _ := json.Marshal(nonNil(c.Variables))
+	r, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)`,
+		c.Name, c.TemplateCode, string(audience), string(vars), c.StartAt.UTC(), c.TPS, string(c.State), c.CreatedAt.UTC(), c.CreatedAt.UTC())
+	if err != nil {
+		return herald.Campaign{}, translate(err, "create campaign")
+	}
+	if c.ID, err = r.LastInsertId(); err != nil {
+		return herald.Campaign{}, translate(err, "create campaign")
+	}
+	return s.GetCampaign(ctx, c.ID)
+}
+
+// GetCampaign reads a campaign with its recipient counts.
+func (s *Store) GetCampaign(ctx context.Context, id int64) (herald.Campaign, error) {
+	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = ?`, id))
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	counts, err := s.counts(ctx, id)
+	if err != nil {
+		return herald.Campaign{}, err
+	}
+	c.SetCounts(counts[id])
+	return c, nil
+}
+
+// ListCampaigns lists campaigns, newest first, with their counts.
+func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	out, err := s.queryCampaigns(ctx, "list campaigns", `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := s.counts(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].SetCounts(counts[out[i].ID])
+	}
+	return out, nil
+}
+
+// counts reads recipient counts per state in one statement (one
+// consistent snapshot), so they add up to a total taken at one moment. id
+// 0 means every campaign.
+func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
+	q := `SELECT campaign_id, state, count(*) FROM recipients GROUP BY campaign_id, state`
+	args := []any{}
+	if id != 0 {
+		q = `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? GROUP BY campaign_id, state`
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	defer rows.Close()
+	out := map[int64]map[herald.RecipientState]int{}
+	for rows.Next() {
+		var cid int64
+		var state herald.RecipientState
+		var n int
+		if err := rows.Scan(&cid, &state, &n); err != nil {
+			return nil, translate(err, "count recipients")
+		}
+		if out[cid] == nil {
+			out[cid] = map[herald.RecipientState]int{}
+		}
+		out[cid][state] = n
+	}
+	return out, translate(rows.Err(), "count recipients")
+}
+
+func scanCampaign(row scanner) (herald.Campaign, error) {
+	var c herald.Campaign
+	var audience, vars []byte
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.State, &c.Reason,
+		&c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return herald.Campaign{}, err
+	}
+	if err := json.Unmarshal(audience, &c.Audience); err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign %d audience: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(vars, &c.Variables); err != nil {
+		return herald.Campaign{}, fmt.Errorf("campaign %d variables: %w", c.ID, err)
+	}
+	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]herald.Campaign, error) {
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, translate(err, what)
+	}
+	defer rows.Close()
+	out := []herald.Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, translate(err, what)
+		}
+		out = append(out, c)
+	}
+	return out, translate(rows.Err(), what)
+}
+
+// lockCampaign reads state and preparation under a row lock.
+func lockCampaign(ctx context.Context, tx *sql.Tx, id int64) (herald.CampaignState, bool, error) {
+	var state herald.CampaignState
+	var prepared sql.NullTime
+	err := tx.QueryRowContext(ctx, `SELECT state, prepared_at FROM campaigns WHERE id = ? FOR UPDATE`, id).Scan(&state, &prepared)
+	return state, prepared.Valid, err
+}
+
+// UpdateCampaign changes start time or rate.
+func (s *Store) UpdateCampaign(ctx context.Context, id int64, p herald.CampaignPatch) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		state, prepared, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := herald.CheckPatch(state, prepared, p); err != nil {
+			return err
+		}
+		var start, tps any
+		if p.StartAt != nil {
+			start = p.StartAt.UTC()
+		}
+		if p.TPS != nil {
+			tps = *p.TPS
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET start_at = COALESCE(?, start_at), tps = COALESCE(?, tps), updated_at = ?
+			WHERE id = ?`, start, tps, time.Now().UTC(), id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// TransitionCampaign moves the campaign to a new state if allowed and
+// clears its reason.
+func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.CampaignState, at time.Time) (herald.Campaign, error) {
+	return s.transition(ctx, id, to, "", at)
+}
+
+// HaltCampaign pauses or fails the campaign with a reason.
+func (s *Store) HaltCampaign(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
+	if to != herald.CampaignPaused && to != herald.CampaignFailed {
+		return herald.Campaign{}, herald.Invalid("state", "a campaign halts as %s or %s, not %s",
+			herald.CampaignPaused, herald.CampaignFailed, to)
+	}
+	return s.transition(ctx, id, to, reason, at)
+}
+
+// transition moves the campaign, under its row lock, and settles the rows
+// still waiting to be claimed when it ends without sending them: cancelled
+// or failed (see settle). Rows being sent stay as they are; their outcome
+// settles them (RecordOutcomes). A claim holding rows makes the UPDATE
+// wait for it and then skip them (they are SENDING by then).
+func (s *Store) transition(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		state, prepared, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		to, err := herald.NextState(state, to, prepared)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, reason = ?, updated_at = ? WHERE id = ?`,
+			string(to), reason, at.UTC(), id); err != nil {
+			return err
+		}
+		if to != herald.CampaignCancelled && to != herald.CampaignFailed {
+			return nil
+		}
+		// Single-table UPDATE assigns left to right: every expression
+		// reads only columns not yet assigned, or its own.
+		const doubt = `(in_doubt OR batch_key IS NOT NULL)`
+		c := settleSQL{doubt: doubt, campaign: "?", reason: "?"}
+		_, err = tx.ExecContext(ctx, `UPDATE recipients SET
+				result_code = `+c.code("result_code")+`,
+				result_text = `+c.text("result_text")+`,
+				sent_at = CASE WHEN `+doubt+` THEN sent_at END,
+				state = `+c.state()+`,
+				updated_at = ?
+			WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`,
+			// code: doubt, campaign; text: doubt, campaign, reason, reason, campaign, reason; state: doubt, campaign
+			string(to),
+			string(to), reason, reason, string(to), reason,
+			string(to),
+			at.UTC(), id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// settleSQL is settle (recipients.go) as SQL, for the one statement that
+// settles many rows at once (a cancel or failure). Its fields are SQL
+// expressions: doubt (boolean), campaign (its state) and reason.
+type settleSQL struct{ doubt, campaign, reason string }
+
+func (x settleSQL) state() string {
+	return `CASE WHEN ` + x.doubt + ` THEN 'UNKNOWN' WHEN ` + x.campaign + ` = 'cancelled' THEN 'CANCELLED' ELSE 'FAILED' END`
+}
+
+func (x settleSQL) code(cancelled string) string {
+	return `CASE WHEN ` + x.doubt + ` THEN '` + codeInDoubt + `' WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled +
+		` ELSE '` + codeCampaignFailed + `' END`
+}
+
+func (x settleSQL) text(cancelled string) string {
+	return `CASE WHEN ` + x.doubt + ` THEN CONCAT('campaign ', ` + x.campaign + `, ' while a send was in doubt',
+			CASE WHEN ` + x.reason + ` <> '' THEN CONCAT(': ', ` + x.reason + `) ELSE '' END)
+		WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled + ` ELSE ` + x.reason + ` END`
+}
+
+// AcquireCampaignLease takes the preparation lease of one due campaign.
+func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (herald.Campaign, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM campaigns
+			WHERE (state = 'scheduled' AND start_at <= ?) OR (state = 'preparing' AND lease_until < ?)
+			ORDER BY start_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, now.UTC(), now.UTC()).Scan(&id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'preparing', lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id = ?`, owner, now.Add(ttl).UTC(), now.UTC(), id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, "no campaign due")
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// PrepareRecipients materialises the audience with one INSERT…SELECT. An
+// explicit member list goes in as one JSON array, read by JSON_TABLE, and
+// an attribute filter as one JSON object (JSON_CONTAINS is PostgreSQL's @>).
+func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var raw []byte
+		err := tx.QueryRowContext(ctx, `SELECT audience FROM campaigns WHERE id = ? AND state = 'preparing' AND lease_owner = ? FOR UPDATE`,
+			campaignID, owner).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return herald.Conflict("campaign %d is not being prepared by %s", campaignID, owner)
+		}
+		if err != nil {
+			return err
+		}
+		var a herald.Audience
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return fmt.Errorf("audience: %w", err)
+		}
+		from, filter := `members m`, `m.status = 'active'`
+		args := []any{campaignID, now.UTC(), now.UTC()}
+		if a.MemberIDs != nil {
+			ids, _ := json.Marshal(a.MemberIDs)
+			from = `(SELECT DISTINCT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(128) PATH '$')) j) l
+				JOIN members m ON m.id = CONVERT(l.id USING utf8mb4) COLLATE utf8mb4_bin`
+			args = append(args, string(ids))
+		}
+		if !a.All && len(a.Attributes) > 0 {
+			attrs, _ := json.Marshal(a.Attributes)
+			filter += ` AND JSON_CONTAINS(m.attributes, ?)`
+			args = append(args, string(attrs))
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, result_text, created_at, updated_at)
+			SELECT ?, m.id, m.phone, 'PENDING', '', ?, ? FROM `+from+`
+			WHERE `+filter+`
+			ORDER BY m.id
+			ON DUPLICATE KEY UPDATE recipients.id = recipients.id`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'running', prepared_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+			WHERE id = ?`, now.UTC(), now.UTC(), campaignID)
+		return err
+	})
+	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
+}
+
+// RunningCampaigns lists running campaigns without counting recipients.
+func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error) {
+	return s.queryCampaigns(ctx, "running campaigns", `SELECT `+campaignColumns+` FROM campaigns WHERE state = 'running' ORDER BY id`)
+}
+
+// CompleteCampaign completes a running campaign with nothing left to send.
+func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
+	var n int64
+	err := s.retry(ctx, func() error {
+		r, err := s.db.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
+			WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+				WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at.UTC(), id, id)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, translate(err, fmt.Sprintf("complete campaign %d", id))
+	}
+	return n == 1, nil
+}

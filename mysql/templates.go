@@ -1,0 +1,69 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	herald "github.com/heraldhq/herald"
+)
+
+const templateColumns = `code, sender_key, text, title, buttons, status, created_at`
+
+// CreateTemplate stores a template; the code must be new.
+func (s *Store) CreateTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
+	buttons := t.Buttons
+	if buttons == nil {
+		buttons = []herald.Button{}
+	}
+	b, err := json.Marshal(buttons)
+	if err != nil {
+		return herald.Template{}, fmt.Errorf("template buttons: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Code, t.SenderKey, t.Text, t.Title, string(b), string(t.Status), t.CreatedAt.UTC())
+	if err != nil {
+		return herald.Template{}, translate(err, fmt.Sprintf("template %q", t.Code))
+	}
+	return s.GetTemplate(ctx, t.Code)
+}
+
+// GetTemplate reads one template.
+func (s *Store) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
+	t, err := scanTemplate(s.db.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates WHERE code = ?`, code))
+	return t, translate(err, fmt.Sprintf("template %q", code))
+}
+
+// ListTemplates lists all templates by code.
+func (s *Store) ListTemplates(ctx context.Context) ([]herald.Template, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
+	if err != nil {
+		return nil, translate(err, "list templates")
+	}
+	defer rows.Close()
+	out := []herald.Template{}
+	for rows.Next() {
+		t, err := scanTemplate(rows)
+		if err != nil {
+			return nil, translate(err, "list templates")
+		}
+		out = append(out, t)
+	}
+	return out, translate(rows.Err(), "list templates")
+}
+
+func scanTemplate(row scanner) (herald.Template, error) {
+	var t herald.Template
+	var buttons []byte
+	if err := row.Scan(&t.Code, &t.SenderKey, &t.Text, &t.Title, &buttons, &t.Status, &t.CreatedAt); err != nil {
+		return herald.Template{}, err
+	}
+	if err := json.Unmarshal(buttons, &t.Buttons); err != nil {
+		return herald.Template{}, fmt.Errorf("template %q buttons: %w", t.Code, err)
+	}
+	if len(t.Buttons) == 0 {
+		t.Buttons = nil
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, nil
+}
