@@ -6,6 +6,8 @@
 # tables and cleans up.
 #   bench/loadtest.sh [SCALE] [SLO_P99] [STEP_DURATION]
 # HTML reports are left in $HERALD_BENCH_OUT when it is set.
+# HERALD_BENCH_DB picks another database, e.g. mysql://root@127.0.0.1:3306/herald_bench
+# (the database must exist and be empty) or a postgres:// URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-0.1}
@@ -26,7 +28,7 @@ trap cleanup EXIT
 
 go build -o "$tmp/herald" ./cmd/herald
 export REPORT_TOKEN=bench-report-token-0123456789
-"$tmp/herald" serve --db "sqlite:$tmp/herald.db" --listen "127.0.0.1:$port" --log-level warn \
+"$tmp/herald" serve --db "${HERALD_BENCH_DB:-sqlite:$tmp/herald.db}" --listen "127.0.0.1:$port" --log-level warn \
 	--admin-token bench-admin-token-0123456789 --report-token "$REPORT_TOKEN" &
 serve=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
