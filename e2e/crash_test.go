@@ -20,13 +20,16 @@ func TestCrashLoop(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
-	n, kills := envInt("HERALD_E2E_RECIPIENTS", 3000), envInt("HERALD_E2E_KILLS", 3)
-	dir := t.TempDir()
+	crashLoop(t, "sqlite:"+t.TempDir()+"/herald.db", envInt("HERALD_E2E_RECIPIENTS", 3000), envInt("HERALD_E2E_KILLS", 3))
+}
+
+// crashLoop runs the crash loop on the database db.
+func crashLoop(t *testing.T, db string, n, kills int) {
 	mockAddr, serveAddr := freeAddr(t), freeAddr(t)
 	start(t, mockAddr, "mock-provider", "--listen", mockAddr, "--key", apiKey, "--tps", "100000",
 		"--fail-after-accept-rate", "0.05", "--refuse-rate", "0.05", "--seed", "7", "--log-level", "warn",
 		"--report-url", "http://"+serveAddr+"/v1/reports", "--report-secret", secret, "--report-delay", "20ms")
-	serve := start(t, serveAddr, "serve", "--db", "sqlite:"+dir+"/herald.db", "--listen", serveAddr, "--admin-token", adminToken,
+	serve := start(t, serveAddr, "serve", "--db", db, "--listen", serveAddr, "--admin-token", adminToken,
 		"--provider-url", "http://"+mockAddr, "--provider-key", apiKey, "--tps", "0", "--report-secret", secret,
 		"--lease-ttl", "10s", "--log-level", "warn")
 	client := heraldhttp.NewClient("http://"+serveAddr, adminToken)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -21,25 +20,7 @@ func TestTwoServesOneMariaDB(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
-	n := envInt("HERALD_E2E_RECIPIENTS", 3000)
-	db := mytest.URL(t)
-	mockAddr, a, b := freeAddr(t), freeAddr(t), freeAddr(t)
-	start(t, mockAddr, "mock-provider", "--listen", mockAddr, "--key", apiKey, "--tps", "100000", "--log-level", "warn",
-		"--reports", "off")
-	for _, addr := range []string{a, b} {
-		start(t, addr, "serve", "--db", db, "--listen", addr, "--admin-token", adminToken,
-			"--provider-url", "http://"+mockAddr, "--provider-key", apiKey, "--tps", "0", "--log-level", "warn")
-	}
-	client := heraldhttp.NewClient("http://"+a, adminToken)
-	camp := seed(t, client, n, 2000)
-	c := waitSent(t, heraldhttp.NewClient("http://"+b, adminToken), camp.ID, 2*time.Minute)
-	st := readMockStats(t, mockAddr)
-	if st.DuplicateRefs != 0 || st.DuplicateRecipients != 0 {
-		t.Fatalf("duplicates: %d refs, %d numbers: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateExamples)
-	}
-	if c.Counts[herald.RecipientAccepted] != n || st.Accepted != int64(n) {
-		t.Fatalf("accepted %v, provider took %d, want %d", c.Counts, st.Accepted, n)
-	}
+	twoServes(t, mytest.URL(t))
 }
 
 // TestCrashLoopMariaDB is TestCrashLoop on MariaDB: serve SIGKILLed at
@@ -52,44 +33,7 @@ func TestCrashLoopMariaDB(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
-	n, kills := envInt("HERALD_E2E_MARIADB_RECIPIENTS", 2000), envInt("HERALD_E2E_KILLS", 3)
-	db := mytest.URL(t)
-	mockAddr, serveAddr := freeAddr(t), freeAddr(t)
-	start(t, mockAddr, "mock-provider", "--listen", mockAddr, "--key", apiKey, "--tps", "100000",
-		"--fail-after-accept-rate", "0.05", "--refuse-rate", "0.05", "--seed", "7", "--log-level", "warn",
-		"--report-url", "http://"+serveAddr+"/v1/reports", "--report-secret", secret, "--report-delay", "20ms")
-	serve := start(t, serveAddr, "serve", "--db", db, "--listen", serveAddr, "--admin-token", adminToken,
-		"--provider-url", "http://"+mockAddr, "--provider-key", apiKey, "--tps", "0", "--report-secret", secret,
-		"--lease-ttl", "10s", "--log-level", "warn")
-	client := heraldhttp.NewClient("http://"+serveAddr, adminToken)
-	camp := seed(t, client, n, 1000)
-
-	for k := range kills {
-		time.Sleep(time.Duration(200+rand.IntN(1200)) * time.Millisecond)
-		serve.kill()
-		t.Logf("kill %d/%d", k+1, kills)
-		serve.restart()
-	}
-	c := waitSent(t, client, camp.ID, 5*time.Minute)
-	st := readMockStats(t, mockAddr)
-	t.Logf("counts %v; provider accepted %d, replayed (A301) %d, failed after accept %d, refused %d",
-		c.Counts, st.Accepted, st.Replayed, st.FailedAfterAccept, st.RefusedOther)
-	if st.DuplicateRefs != 0 || st.DuplicateRecipients != 0 {
-		t.Fatalf("provider delivered %d messages and %d numbers more than once: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateExamples)
-	}
-	if c.Total != n {
-		t.Fatalf("total %d, want %d", c.Total, n)
-	}
-	settled := c.Counts[herald.RecipientAccepted] + c.Counts[herald.RecipientDelivered] + c.Counts[herald.RecipientFailed] + c.Counts[herald.RecipientUnknown]
-	if settled != n {
-		t.Fatalf("settled %d of %d: %v", settled, n, c.Counts)
-	}
-	if unknown := c.Counts[herald.RecipientUnknown]; unknown > n/100 {
-		t.Fatalf("%d UNKNOWN of %d: more than 1%%", unknown, n)
-	}
-	if int64(c.Counts[herald.RecipientAccepted]+c.Counts[herald.RecipientDelivered]+c.Counts[herald.RecipientFailed]) > st.Accepted {
-		t.Fatalf("herald counts more accepted (%v) than the provider took (%d)", c.Counts, st.Accepted)
-	}
+	crashLoop(t, mytest.URL(t), envInt("HERALD_E2E_MARIADB_RECIPIENTS", 2000), envInt("HERALD_E2E_KILLS", 3))
 }
 
 // TestChaosTwoServesMariaDB is TestChaos with two serve processes on one

@@ -17,8 +17,12 @@ func TestTwoServesOnePostgres(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
+	twoServes(t, pgtest.URL(t))
+}
+
+// twoServes sends one campaign with two serve processes on the database db.
+func twoServes(t *testing.T, db string) {
 	n := envInt("HERALD_E2E_RECIPIENTS", 3000)
-	db := pgtest.URL(t)
 	mockAddr, a, b := freeAddr(t), freeAddr(t), freeAddr(t)
 	start(t, mockAddr, "mock-provider", "--listen", mockAddr, "--key", apiKey, "--tps", "100000", "--log-level", "warn",
 		"--reports", "off")
