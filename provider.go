@@ -96,3 +96,12 @@ type Outcome struct {
 	// this destination earlier under the same idempotency key.
 	Duplicate bool
 }
+
+// KeyLabel names a sender key in logs, errors and metrics by its first
+// characters only: enough to tell keys apart, not enough to use one.
+func KeyLabel(key string) string {
+	if len(key) <= 6 {
+		return key
+	}
+	return key[:6] + "…"
+}

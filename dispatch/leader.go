@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 	"time"
+
+	herald "github.com/heraldhq/herald"
 )
 
 // Pacer is a limiter of recipients per second: pace.Limiter in this
@@ -42,7 +44,7 @@ func (d *Dispatcher) leadership(ctx context.Context) func(senderKey string) bool
 		}
 		leader, err := d.store.LeadSenderKey(ctx, key, d.cfg.Owner, d.cfg.Now().Add(-d.cfg.LeaseTTL))
 		if err != nil {
-			d.logErr(ctx, "lead sender key", err, "sender_key", keyLabel(key))
+			d.logErr(ctx, "lead sender key", err, "sender_key", herald.KeyLabel(key))
 		}
 		leads := err == nil && leader == d.cfg.Owner
 		seen[key] = leads
@@ -50,10 +52,10 @@ func (d *Dispatcher) leadership(ctx context.Context) func(senderKey string) bool
 			d.limMu.Lock()
 			delete(d.globals, key)
 			d.limMu.Unlock()
-			d.log.Info("sender key leadership changed", "sender_key", keyLabel(key), "leads", leads, "leader", leader)
+			d.log.Info("sender key leadership changed", "sender_key", herald.KeyLabel(key), "leads", leads, "leader", leader)
 		}
 		d.leading[key] = leads
-		d.metrics.leader.WithLabelValues(keyLabel(key)).Set(boolGauge(leads))
+		d.metrics.leader.WithLabelValues(herald.KeyLabel(key)).Set(boolGauge(leads))
 		return leads
 	}
 }
@@ -68,9 +70,9 @@ func (d *Dispatcher) resignAll() {
 			continue
 		}
 		if err := d.store.ResignSenderKey(ctx, key, d.cfg.Owner); err != nil {
-			d.log.Warn("resign sender key", "sender_key", keyLabel(key), "err", err)
+			d.log.Warn("resign sender key", "sender_key", herald.KeyLabel(key), "err", err)
 		}
-		d.metrics.leader.WithLabelValues(keyLabel(key)).Set(0)
+		d.metrics.leader.WithLabelValues(herald.KeyLabel(key)).Set(0)
 	}
 }
 
@@ -79,13 +81,4 @@ func boolGauge(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// keyLabel names a sender key in logs and metrics by its first characters
-// only: enough to tell keys apart, not enough to use one.
-func keyLabel(key string) string {
-	if len(key) <= 6 {
-		return key
-	}
-	return key[:6] + "…"
 }

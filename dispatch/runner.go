@@ -112,7 +112,9 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			}
 			d.release([]*job{j})
 			if run.ctx.Err() == nil { // the limiter failed (Redis down): wait, do not spin
-				d.logErr(run.ctx, "pace", err, "campaign", run.campaign.ID)
+				if healthy(run.global) == nil { // an outage is logged once, by the limiter
+					d.logErr(run.ctx, "pace", err, "campaign", run.campaign.ID)
+				}
 				sleep(run.ctx, time.Second)
 			}
 		}

@@ -30,6 +30,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	herald "github.com/heraldhq/herald"
 )
 
 // ErrUnavailable wraps every error caused by Redis being unreachable (or
@@ -223,7 +225,7 @@ func (l *Limiter) run(ctx context.Context, s *goredis.Script, limit int, args ..
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // the caller gave up: says nothing of Redis
 		}
-		err = fmt.Errorf("%w: sender key %q: %w", ErrUnavailable, l.senderKey, err)
+		err = fmt.Errorf("%w: sender key %s: %w", ErrUnavailable, herald.KeyLabel(l.senderKey), err)
 		l.health.fail(err)
 		return nil, err
 	}
@@ -239,7 +241,7 @@ func (l *Limiter) ping(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		err = fmt.Errorf("%w: sender key %q: %w", ErrUnavailable, l.senderKey, err)
+		err = fmt.Errorf("%w: sender key %s: %w", ErrUnavailable, herald.KeyLabel(l.senderKey), err)
 		l.health.fail(err)
 		return err
 	}
