@@ -107,6 +107,18 @@ func (f *fakeProvider) Send(_ context.Context, b herald.SendBatch) []herald.Outc
 	return out
 }
 
+// whole answers every destination of a request alike, as kind decides.
+func whole(kind func(call int, b herald.SendBatch) herald.OutcomeKind) func(int, herald.SendBatch) []herald.OutcomeKind {
+	return func(call int, b herald.SendBatch) []herald.OutcomeKind {
+		k := kind(call, b)
+		kinds := make([]herald.OutcomeKind, len(b.Destinations))
+		for i := range kinds {
+			kinds[i] = k
+		}
+		return kinds
+	}
+}
+
 // Inquire answers a delivered report for every msgKey it issued.
 func (f *fakeProvider) Inquire(_ context.Context, msgKey string) ([]herald.Report, error) {
 	if f.inquire != nil {
