@@ -107,11 +107,7 @@ func (d *Dispatcher) settleAll(rows []herald.Recipient, code, text string) {
 }
 
 func (d *Dispatcher) releaseRows(rows []herald.Recipient) {
-	claims := make([]herald.Claim, len(rows))
-	for i, r := range rows {
-		claims[i] = herald.Claim{ID: r.ID, Token: r.ClaimToken}
-	}
-	d.releaseClaims(claims)
+	d.release([]*job{{rows: rows}})
 }
 
 // freshJobs re-checks each claimed member, renders and validates the text,

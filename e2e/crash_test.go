@@ -46,7 +46,7 @@ func crashLoop(t *testing.T, db string, n, kills int) {
 	t.Logf("counts %v; provider accepted %d, replayed (A301) %d, failed after accept %d, refused %d",
 		c.Counts, st.Accepted, st.Replayed, st.FailedAfterAccept, st.RefusedOther)
 	if st.DuplicateRefs != 0 || st.DuplicateRecipients != 0 {
-		t.Fatalf("provider delivered %d messages and %d numbers more than once: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateExamples)
+		t.Fatalf("provider delivered %d messages and %d numbers more than once: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateRefExamples)
 	}
 	if c.Total != n {
 		t.Fatalf("total %d, want %d", c.Total, n)

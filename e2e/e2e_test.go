@@ -6,10 +6,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/mockprovider"
 )
 
 var binary string
@@ -120,30 +119,11 @@ func tail(s string, n int) string {
 	return s
 }
 
-// mockStats reads the provider's own count.
-type mockStats struct {
-	Accepted            int64    `json:"accepted"`
-	Replayed            int64    `json:"replayed"`
-	DuplicateRecipients int      `json:"duplicate_recipients"`
-	DuplicateRefs       int      `json:"duplicate_refs"`
-	DuplicateExamples   []string `json:"duplicate_ref_examples"`
-	FailedAfterAccept   int64    `json:"failed_after_accept"`
-	RefusedOther        int64    `json:"refused_other"`
-	MaxWindow           int      `json:"max_window"`
-	RateLimited         int64    `json:"rate_limited_requests"`
-}
-
-func readMockStats(t *testing.T, addr string) mockStats {
+// readMockStats reads the provider's own count.
+func readMockStats(t *testing.T, addr string) mockprovider.Stats {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/mock/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s mockStats
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
+	var s mockprovider.Stats
+	getJSON(t, "http://"+addr+"/mock/stats", &s)
 	return s
 }
 

@@ -35,7 +35,7 @@ func twoServes(t *testing.T, db string) {
 	c := waitSent(t, heraldhttp.NewClient("http://"+b, adminToken), camp.ID, 2*time.Minute)
 	st := readMockStats(t, mockAddr)
 	if st.DuplicateRefs != 0 || st.DuplicateRecipients != 0 {
-		t.Fatalf("duplicates: %d refs, %d numbers: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateExamples)
+		t.Fatalf("duplicates: %d refs, %d numbers: %v", st.DuplicateRefs, st.DuplicateRecipients, st.DuplicateRefExamples)
 	}
 	if c.Counts[herald.RecipientAccepted] != n || st.Accepted != int64(n) {
 		t.Fatalf("accepted %v, provider took %d, want %d", c.Counts, st.Accepted, n)
