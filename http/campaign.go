@@ -121,41 +121,11 @@ func (s *Server) newCampaign(ctx context.Context, req campaignRequest) (herald.C
 	if err != nil {
 		return c, err
 	}
-	if err := s.checkRenderable(ctx, t, c); err != nil {
+	if err := template.CheckCampaign(ctx, s.store, t, c); err != nil {
 		return c, err
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
 	return c, nil
-}
-
-// checkRenderable requires an approved, valid template and a source for
-// each of its variables: a campaign constant, a member field, an attribute
-// the audience filter fixes, or (known only per member) another attribute.
-func (s *Server) checkRenderable(ctx context.Context, t herald.Template, c herald.Campaign) error {
-	if t.Status != herald.TemplateApproved {
-		return herald.Invalid("templateCode", "template %q is %s; only approved templates can be sent", t.Code, t.Status)
-	}
-	compiled, err := template.Compile(t)
-	if err != nil {
-		return herald.Invalid("templateCode", "template %q is not valid: %v", t.Code, err)
-	}
-	// Every member has these fields; the filter's attributes, every member
-	// of this audience has. The values are placeholders: only presence counts.
-	sample := herald.Member{ID: "-", Phone: "-", Name: "-", Attributes: c.Audience.Attributes}
-	lookup := template.MemberLookup(sample, c.Variables)
-	for _, name := range compiled.Vars() {
-		if _, ok := lookup(name); ok {
-			continue
-		}
-		has, err := s.store.HasMemberAttribute(ctx, name)
-		if err != nil {
-			return fmt.Errorf("check attribute %q: %w", name, err)
-		}
-		if !has {
-			return herald.Invalid("variables."+name, "template %q needs #{%s}: it is not in variables, not a member field (id, name, phone) and no member has that attribute", t.Code, name)
-		}
-	}
-	return nil
 }
 
 // campaignList is the body of GET /v1/campaigns.
