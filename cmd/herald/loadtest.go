@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/pflag"
 
 	herald "github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/loadtest"
+	"github.com/heraldhq/herald/loadtest/engine"
+	"github.com/heraldhq/herald/loadtest/report"
+	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
 // loadtestConfig is everything `herald loadtest` takes from flags.
@@ -39,7 +41,7 @@ type loadtestConfig struct {
 	Noop           bool
 	LogLevel       string
 	FindMax        bool
-	Search         loadtest.FindMaxConfig
+	Search         engine.FindMaxConfig
 }
 
 func (c *loadtestConfig) addFlags(f *pflag.FlagSet) {
@@ -51,8 +53,8 @@ func (c *loadtestConfig) addFlags(f *pflag.FlagSet) {
 	f.Int64Var(&c.Campaign, "from-campaign", 0, "draw message ids from this campaign's recipients (admin API: --server, --token)")
 	f.StringVar(&c.ReportToken, "report-token", "", "bearer token of the default report flow (no scenario file)")
 	f.StringVar(&c.ReportSecret, "report-secret", "", "sign the default report flow with this secret instead (X-IB-Signature)")
-	f.Uint64Var(&c.Workers, "workers", loadtest.DefaultWorkers, "workers started at once; more start as needed")
-	f.Uint64Var(&c.MaxWorkers, "max-workers", loadtest.DefaultMaxWorkers, "most requests in flight")
+	f.Uint64Var(&c.Workers, "workers", engine.DefaultWorkers, "workers started at once; more start as needed")
+	f.Uint64Var(&c.MaxWorkers, "max-workers", engine.DefaultMaxWorkers, "most requests in flight")
 	f.IntVar(&c.MaxConnections, "max-connections", 0, "most connections to the target (0: --max-workers)")
 	f.DurationVar(&c.Timeout, "timeout", 0, "per request (0: config.http.timeout or 30s)")
 	f.StringVar(&c.MetricsURL, "metrics-url", "", `target's Prometheus /metrics for its CPU ("": TARGET/metrics, "off")`)
@@ -153,7 +155,7 @@ func runLoadtest(cmd *cobra.Command, cfg loadtestConfig, logger *slog.Logger) er
 	if cfg.FindMax {
 		return findMax(cmd, cfg, lc)
 	}
-	rep, err := loadtest.Run(cmd.Context(), lc)
+	rep, err := engine.Run(cmd.Context(), lc)
 	if err != nil {
 		return err
 	}
@@ -167,8 +169,8 @@ func runLoadtest(cmd *cobra.Command, cfg loadtestConfig, logger *slog.Logger) er
 }
 
 // runConfig builds the library's Config; cleanup stops the no-op server.
-func (c loadtestConfig) runConfig(cmd *cobra.Command, logger *slog.Logger) (loadtest.Config, func(), error) {
-	lc := loadtest.Config{Target: c.Target, ScaleDuration: c.Scale, Vars: c.vars(), Env: os.LookupEnv,
+func (c loadtestConfig) runConfig(cmd *cobra.Command, logger *slog.Logger) (engine.Config, func(), error) {
+	lc := engine.Config{Target: c.Target, ScaleDuration: c.Scale, Vars: c.vars(), Env: os.LookupEnv,
 		Workers: c.Workers, MaxWorkers: c.MaxWorkers, MaxConnections: c.MaxConnections, Timeout: c.Timeout,
 		MetricsURL: c.MetricsURL, Progress: cmd.ErrOrStderr(), TTY: isTerminal(cmd.ErrOrStderr()), Logger: logger}
 	var err error
@@ -176,7 +178,7 @@ func (c loadtestConfig) runConfig(cmd *cobra.Command, logger *slog.Logger) (load
 		return lc, func() {}, err
 	}
 	if c.Rate > 0 {
-		lc.Phases = []loadtest.Phase{{Name: fmt.Sprintf("constant %g/s", c.Rate), Duration: c.Duration, Rate: c.Rate, RampTo: c.Rate}}
+		lc.Phases = []scenario.Phase{{Name: fmt.Sprintf("constant %g/s", c.Rate), Duration: c.Duration, Rate: c.Rate, RampTo: c.Rate}}
 	}
 	if lc.IDs, err = c.ids(cmd); err != nil {
 		return lc, func() {}, err
@@ -185,7 +187,7 @@ func (c loadtestConfig) runConfig(cmd *cobra.Command, logger *slog.Logger) (load
 		return lc, func() {}, nil
 	}
 	url, stop, err := startNoop()
-	lc.Target, lc.MetricsURL = url, loadtest.MetricsOff
+	lc.Target, lc.MetricsURL = url, engine.MetricsOff
 	return lc, stop, err
 }
 
@@ -205,15 +207,15 @@ func (c loadtestConfig) vars() map[string]string {
 }
 
 // scenario reads the file, or takes the default report flow.
-func (c loadtestConfig) scenario(logger *slog.Logger) (*loadtest.Scenario, error) {
+func (c loadtestConfig) scenario(logger *slog.Logger) (*scenario.Scenario, error) {
 	if c.File == "" {
-		return loadtest.DefaultScenario(c.ReportToken == "" && c.ReportSecret != ""), nil
+		return scenario.Default(c.ReportToken == "" && c.ReportSecret != ""), nil
 	}
 	data, err := os.ReadFile(c.File)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := loadtest.Parse(data)
+	sc, err := scenario.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.File, err)
 	}
@@ -232,49 +234,49 @@ func (c loadtestConfig) ids(cmd *cobra.Command) ([]string, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return loadtest.ReadIDs(f)
+		return scenario.ReadIDs(f)
 	case c.Campaign != 0:
 		client, err := clientFrom(cmd)
 		if err != nil {
 			return nil, err
 		}
-		return loadtest.CampaignIDs(cmd.Context(), client, c.Campaign)
+		return scenario.CampaignIDs(cmd.Context(), client, c.Campaign)
 	}
 	return nil, nil
 }
 
-// startNoop serves loadtest.NoopHandler on a free loopback port.
+// startNoop serves engine.NoopHandler on a free loopback port.
 func startNoop() (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", func() {}, err
 	}
-	srv := &http.Server{Handler: loadtest.NoopHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: engine.NoopHandler(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
 	stop := func() { _ = srv.Close(); <-done }
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func writeRun(cmd *cobra.Command, cfg loadtestConfig, rep *loadtest.Report) error {
+func writeRun(cmd *cobra.Command, cfg loadtestConfig, rep *engine.Report) error {
 	if cfg.HTML != "" {
-		if err := writeFile(cfg.HTML, func(w io.Writer) error { return loadtest.WriteHTML(w, rep) }); err != nil {
+		if err := writeFile(cfg.HTML, func(w io.Writer) error { return report.WriteHTML(w, rep) }); err != nil {
 			return err
 		}
 	}
 	if wantJSON(cmd) {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
-	return loadtest.WriteText(cmd.OutOrStdout(), rep, cfg.PerSecond)
+	return report.WriteText(cmd.OutOrStdout(), rep, cfg.PerSecond)
 }
 
-func findMax(cmd *cobra.Command, cfg loadtestConfig, lc loadtest.Config) error {
-	res, err := loadtest.FindMax(cmd.Context(), lc, cfg.Search)
+func findMax(cmd *cobra.Command, cfg loadtestConfig, lc engine.Config) error {
+	res, err := engine.FindMax(cmd.Context(), lc, cfg.Search)
 	if res == nil {
 		return err
 	}
 	if cfg.HTML != "" {
-		if werr := writeFile(cfg.HTML, func(w io.Writer) error { return loadtest.WriteFindMaxHTML(w, res) }); werr != nil {
+		if werr := writeFile(cfg.HTML, func(w io.Writer) error { return report.WriteFindMaxHTML(w, res) }); werr != nil {
 			return werr
 		}
 	}
@@ -282,7 +284,7 @@ func findMax(cmd *cobra.Command, cfg loadtestConfig, lc loadtest.Config) error {
 		if werr := writeJSON(cmd.OutOrStdout(), res); werr != nil {
 			return werr
 		}
-	} else if werr := loadtest.WriteFindMax(cmd.OutOrStdout(), res); werr != nil {
+	} else if werr := report.WriteFindMax(cmd.OutOrStdout(), res); werr != nil {
 		return werr
 	}
 	if err == nil && res.Best == nil {
