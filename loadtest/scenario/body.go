@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // JSON body bounds: a report is a few fields; these only stop a hostile
