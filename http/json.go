@@ -1,15 +1,11 @@
 package http
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
-	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/strictjson"
 )
 
 // Body limits of the JSON routes. A campaign may carry up to
@@ -26,59 +22,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return herald.Invalid("", "unexpected data after the JSON value")
-	}
-	return nil
-}
-
-// jsonError turns a decoding error into an *herald.InvalidError that names
-// the field when there is one; read errors (a body over the limit) pass.
-func jsonError(err error) error {
-	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
-		tpe *time.ParseError
-	)
-	switch {
-	case errors.As(err, &syn):
-		return herald.Invalid("", "malformed JSON at byte %d: %v", syn.Offset, syn)
-	case errors.As(err, &typ):
-		return herald.Invalid(typ.Field, "must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
-	case errors.As(err, &tpe):
-		return herald.Invalid("", "%q is not an RFC 3339 time", tpe.Value)
-	case errors.Is(err, io.EOF):
-		return herald.Invalid("", "the body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return herald.Invalid("", "the JSON is truncated")
-	}
-	// encoding/json has no type for this one; its text is stable.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
-		return herald.Invalid(name, "unknown field %q", name)
-	}
-	return err
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "int", "int64", "int32", "uint", "uint64", "uint32", "float64":
-		return "number"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	case "map", "struct":
-		return "object"
-	}
-	return goKind
+	return strictjson.Decode(r.Body, v, "unexpected data after the JSON value")
 }
 
 // requireMediaType answers 415 unless the Content-Type is one of want (or

@@ -1,47 +1,43 @@
 package http
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/importer"
 )
 
 // importMembers streams a CSV or NDJSON body into the store in batches.
 func (s *Server) importMembers(w http.ResponseWriter, r *http.Request) {
-	decode, err := importFormat(r)
+	format, err := importFormat(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, s.maxImport)
-	im := newImporter(s.store.UpsertMembers, s.importBatch, s.now().UTC())
-	err = im.run(r.Context(), decode, body)
-	res := im.result()
+	im := importer.New(s.store.UpsertMembers, s.importBatch, s.now().UTC())
+	err = im.Run(r.Context(), format, body)
+	res := im.Result()
 	s.metrics.countImport(res)
 	if err != nil {
-		s.writeError(w, r, importFailed(err, im.imported()))
+		s.writeError(w, r, importFailed(err, im.Imported()))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
-// importFormat picks the decoder for the Content-Type, which is required.
-func importFormat(r *http.Request) (func(*importer, context.Context, io.Reader) error, error) {
+// importFormat picks the format for the Content-Type, which is required.
+func importFormat(r *http.Request) (importer.Format, error) {
 	mt, err := mediaType(r)
-	switch {
-	case err != nil:
-		return nil, err
-	case slices.Contains(csvTypes, mt):
-		return (*importer).importCSV, nil
-	case slices.Contains(ndjsonTypes, mt):
-		return (*importer).importNDJSON, nil
+	if err != nil {
+		return 0, err
 	}
-	return nil, apiError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+	if f, ok := importer.FormatOf(mt); ok {
+		return f, nil
+	}
+	return 0, apiError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
 		"Content-Type must be text/csv or application/x-ndjson, not %q", r.Header.Get("Content-Type"))
 }
 
@@ -80,7 +76,7 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.ID = id
-	if err := validateMember(&m); err != nil {
+	if err := importer.ValidateMember(&m); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

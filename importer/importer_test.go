@@ -1,4 +1,4 @@
-package http
+package importer
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func (s *memStore) upsert(_ context.Context, ms []herald.Member) (herald.UpsertR
 			s.err = fmt.Errorf("id %q twice in one batch", m.ID)
 		}
 		seen[m.ID] = true
-		if err := validateMember(&m); err != nil && s.err == nil {
+		if err := ValidateMember(&m); err != nil && s.err == nil {
 			s.err = fmt.Errorf("invalid member stored: %v", err)
 		}
 		if _, ok := s.members[m.ID]; ok {
@@ -41,9 +41,9 @@ func (s *memStore) upsert(_ context.Context, ms []herald.Member) (herald.UpsertR
 }
 
 // checkImport runs an import and checks the invariants that hold for any input.
-func checkImport(t *testing.T, body string, batch int, decode func(*importer, context.Context, io.Reader) error) {
+func checkImport(t *testing.T, body string, batch int, decode func(*Importer, context.Context, io.Reader) error) {
 	s := &memStore{members: map[string]herald.Member{}}
-	im := newImporter(s.upsert, batch, time.Unix(0, 0))
+	im := New(s.upsert, batch, time.Unix(0, 0))
 	err := im.run(context.Background(), decode, strings.NewReader(body))
 	var inv *herald.InvalidError
 	if err != nil && !errors.As(err, &inv) {
@@ -52,7 +52,7 @@ func checkImport(t *testing.T, body string, batch int, decode func(*importer, co
 	if s.err != nil {
 		t.Fatal(s.err)
 	}
-	r := im.result()
+	r := im.Result()
 	if r.Inserted+r.Updated+r.Rejected+r.Duplicates != r.Rows {
 		t.Fatalf("counts do not add up: %+v", r)
 	}
@@ -84,7 +84,7 @@ func FuzzImportCSV(f *testing.F) {
 		f.Add(s, uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, body string, batch uint8) {
-		checkImport(t, body, int(batch%8)+1, (*importer).importCSV)
+		checkImport(t, body, int(batch%8)+1, (*Importer).importCSV)
 	})
 }
 
@@ -99,16 +99,16 @@ func FuzzImportNDJSON(f *testing.F) {
 		f.Add(s, uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, body string, batch uint8) {
-		checkImport(t, body, int(batch%8)+1, (*importer).importNDJSON)
+		checkImport(t, body, int(batch%8)+1, (*Importer).importNDJSON)
 	})
 }
 
 func TestImportDedupesWithinABatch(t *testing.T) {
 	t.Parallel()
 	s := &memStore{members: map[string]herald.Member{}}
-	im := newImporter(s.upsert, 100, time.Unix(0, 0))
+	im := New(s.upsert, 100, time.Unix(0, 0))
 	body := "id,phone,name\na,01011111111,1\nb,01011111112,1\na,01011111113,2\na,01011111114,3\n"
-	if err := im.run(context.Background(), (*importer).importCSV, strings.NewReader(body)); err != nil {
+	if err := im.run(context.Background(), (*Importer).importCSV, strings.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 	if s.err != nil {
@@ -117,7 +117,7 @@ func TestImportDedupesWithinABatch(t *testing.T) {
 	if got := s.members["a"].Name; got != "3" {
 		t.Errorf("a = %q, want the last row", got)
 	}
-	if r := im.result(); r.Inserted != 2 || r.Duplicates != 2 {
+	if r := im.Result(); r.Inserted != 2 || r.Duplicates != 2 {
 		t.Errorf("result %+v", r)
 	}
 }
@@ -143,8 +143,8 @@ func BenchmarkImportCSV(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		im := newImporter(discard, DefaultImportBatchSize, time.Unix(0, 0))
-		if err := im.run(context.Background(), (*importer).importCSV, strings.NewReader(body)); err != nil {
+		im := New(discard, 5000, time.Unix(0, 0)) // the server's default batch
+		if err := im.run(context.Background(), (*Importer).importCSV, strings.NewReader(body)); err != nil {
 			b.Fatal(err)
 		}
 	}
