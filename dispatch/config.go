@@ -130,17 +130,17 @@ func (c Config) Validate() error {
 	case c.Workers < 1:
 		return herald.Invalid("workers", "must be at least 1")
 	case c.BatchSize < 1 || c.BatchSize > 200:
-		return herald.Invalid("batch-size", "must be between 1 and 200 (the provider's limit)")
+		return herald.Invalid("batchSize", "must be between 1 and 200 (the provider's limit)")
 	case c.GlobalTPS < 0:
-		return herald.Invalid("tps", "must not be negative")
+		return herald.Invalid("globalTPS", "must not be negative")
 	case c.Headroom < 0 || c.Headroom >= 0.5:
 		return herald.Invalid("headroom", "must be in [0, 0.5)")
 	case c.IdempotencyTTL > 24*time.Hour:
-		return herald.Invalid("idempotency-ttl", "the provider keeps keys at most 24h")
+		return herald.Invalid("idempotencyTTL", "the provider keeps keys at most 24h")
 	case c.LeaseTTL < time.Second:
-		return herald.Invalid("lease-ttl", "must be at least 1s")
+		return herald.Invalid("leaseTTL", "must be at least 1s")
 	case c.BreakerShare <= 0 || c.BreakerShare > 1:
-		return herald.Invalid("breaker-share", "must be in (0, 1]")
+		return herald.Invalid("breakerShare", "must be in (0, 1]")
 	}
 	return nil
 }

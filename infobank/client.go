@@ -47,18 +47,18 @@ type Config struct {
 func (c Config) Validate() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return herald.Invalid("BaseURL", "must be an http or https URL")
+		return herald.Invalid("baseURL", "must be an http or https URL")
 	}
 	if c.APIKey == "" {
-		return herald.Invalid("APIKey", "is required")
+		return herald.Invalid("apiKey", "is required")
 	}
 	switch {
 	case c.Timeout < 0:
-		return herald.Invalid("Timeout", "must not be negative")
+		return herald.Invalid("timeout", "must not be negative")
 	case c.DialTimeout < 0:
-		return herald.Invalid("DialTimeout", "must not be negative")
+		return herald.Invalid("dialTimeout", "must not be negative")
 	case c.MaxConns < 0:
-		return herald.Invalid("MaxConns", "must not be negative")
+		return herald.Invalid("maxConns", "must not be negative")
 	}
 	return nil
 }

@@ -12,11 +12,11 @@ func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	ok := Config{BaseURL: "https://mars.ibapi.kr", APIKey: "k"}
 	cases := map[string]func(*Config){
-		"BaseURL":     func(c *Config) { c.BaseURL = "mars.ibapi.kr" },
-		"APIKey":      func(c *Config) { c.APIKey = "" },
-		"Timeout":     func(c *Config) { c.Timeout = -1 },
-		"DialTimeout": func(c *Config) { c.DialTimeout = -1 },
-		"MaxConns":    func(c *Config) { c.MaxConns = -1 },
+		"baseURL":     func(c *Config) { c.BaseURL = "mars.ibapi.kr" },
+		"apiKey":      func(c *Config) { c.APIKey = "" },
+		"timeout":     func(c *Config) { c.Timeout = -1 },
+		"dialTimeout": func(c *Config) { c.DialTimeout = -1 },
+		"maxConns":    func(c *Config) { c.MaxConns = -1 },
 	}
 	for field, edit := range cases {
 		c := ok

@@ -174,7 +174,7 @@ func messageFlow(b herald.SendBatch, d herald.Destination) ([]FlowItem, error) {
 	case "LMS", "MMS":
 		return append(flow, FlowItem{MMS: &MMSItem{From: d.FallbackFrom, Text: d.FallbackText}}), nil
 	}
-	return nil, herald.Invalid("FallbackKind", "%q is not SMS, LMS or empty", d.FallbackKind)
+	return nil, herald.Invalid("fallbackKind", "%q is not SMS, LMS or empty", d.FallbackKind)
 }
 
 // ButtonsToWire converts herald's buttons to the API's.

@@ -97,19 +97,19 @@ func checkBrownout(c Config) error {
 	hold := false
 	for i, p := range c.Brownout {
 		if err := p.check(); err != nil {
-			return herald.Invalid("Brownout", "phase %d: %v", i+1, err)
+			return herald.Invalid("brownout", "phase %d: %v", i+1, err)
 		}
 		hold = hold || p.Kind == PhaseHold
 	}
 	switch {
 	case c.BrownoutAfter < 0:
-		return herald.Invalid("BrownoutAfter", "must not be negative")
+		return herald.Invalid("brownoutAfter", "must not be negative")
 	case c.BrownoutFrom != "" && c.BrownoutFrom != BrownoutFromFirstSend && c.BrownoutFrom != BrownoutFromStart:
-		return herald.Invalid("BrownoutFrom", "must be %q or %q, not %q", BrownoutFromFirstSend, BrownoutFromStart, c.BrownoutFrom)
+		return herald.Invalid("brownoutFrom", "must be %q or %q, not %q", BrownoutFromFirstSend, BrownoutFromStart, c.BrownoutFrom)
 	case c.HoldAnswer < 0:
-		return herald.Invalid("HoldAnswer", "must not be negative")
+		return herald.Invalid("holdAnswer", "must not be negative")
 	case hold && c.HoldAnswer == 0:
-		return herald.Invalid("HoldAnswer", "must be positive with a %s phase", PhaseHold)
+		return herald.Invalid("holdAnswer", "must be positive with a %s phase", PhaseHold)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (s *Server) StartBrownout(phases []Phase, hold time.Duration) error {
 			return herald.Invalid("brownout", "phase %d: %v", i+1, err)
 		}
 		if p.Kind == PhaseHold && hold <= 0 {
-			return herald.Invalid("hold-answer", "must be positive with a %s phase", PhaseHold)
+			return herald.Invalid("holdAnswer", "must be positive with a %s phase", PhaseHold)
 		}
 	}
 	select {

@@ -58,10 +58,10 @@ func TestParseBrownout(t *testing.T) {
 func TestConfigValidateBrownout(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*mockprovider.Config){
-		"Brownout":      func(c *mockprovider.Config) { c.Brownout = []mockprovider.Phase{{Kind: "nap", Duration: time.Second}} },
-		"BrownoutAfter": func(c *mockprovider.Config) { c.BrownoutAfter = -time.Second },
-		"BrownoutFrom":  func(c *mockprovider.Config) { c.BrownoutFrom = "noon" },
-		"HoldAnswer": func(c *mockprovider.Config) {
+		"brownout":      func(c *mockprovider.Config) { c.Brownout = []mockprovider.Phase{{Kind: "nap", Duration: time.Second}} },
+		"brownoutAfter": func(c *mockprovider.Config) { c.BrownoutAfter = -time.Second },
+		"brownoutFrom":  func(c *mockprovider.Config) { c.BrownoutFrom = "noon" },
+		"holdAnswer": func(c *mockprovider.Config) {
 			c.Brownout, c.HoldAnswer = []mockprovider.Phase{{Kind: "hold", Duration: time.Second}}, 0
 		},
 	}

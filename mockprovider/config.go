@@ -130,7 +130,7 @@ func DefaultConfig() Config {
 // Validate reports the first invalid field by name.
 func (c Config) Validate() error {
 	if c.TPS < 1 || c.TPS > MaxTPS {
-		return herald.Invalid("TPS", "must be 1..%d, not %d", MaxTPS, c.TPS)
+		return herald.Invalid("tps", "must be 1..%d, not %d", MaxTPS, c.TPS)
 	}
 	if err := checkRates(c); err != nil {
 		return err
@@ -145,10 +145,10 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.MaxBody < 1024 {
-		return herald.Invalid("MaxBody", "must be at least 1024 bytes")
+		return herald.Invalid("maxBody", "must be at least 1024 bytes")
 	}
 	if c.StatsSeconds < 1 {
-		return herald.Invalid("StatsSeconds", "must be at least 1")
+		return herald.Invalid("statsSeconds", "must be at least 1")
 	}
 	return checkTemplates(c.Templates)
 }
@@ -158,10 +158,10 @@ func checkRates(c Config) error {
 		name string
 		v    float64
 	}{
-		{"RefuseRate", c.RefuseRate}, {"FailAfterAcceptRate", c.FailAfterAcceptRate},
-		{"HangRate", c.HangRate}, {"NotUserRate", c.NotUserRate}, {"BlockedRate", c.BlockedRate},
-		{"UncertainRate", c.UncertainRate}, {"ReportLossRate", c.ReportLossRate},
-		{"ReportDupRate", c.ReportDupRate},
+		{"refuseRate", c.RefuseRate}, {"failAfterAcceptRate", c.FailAfterAcceptRate},
+		{"hangRate", c.HangRate}, {"notUserRate", c.NotUserRate}, {"blockedRate", c.BlockedRate},
+		{"uncertainRate", c.UncertainRate}, {"reportLossRate", c.ReportLossRate},
+		{"reportDupRate", c.ReportDupRate},
 	}
 	for _, r := range rates {
 		if !(r.v >= 0 && r.v <= 1) {
@@ -169,10 +169,10 @@ func checkRates(c Config) error {
 		}
 	}
 	if s := c.RefuseRate + c.FailAfterAcceptRate + c.HangRate; s > 1 {
-		return herald.Invalid("HangRate", "RefuseRate + FailAfterAcceptRate + HangRate must not exceed 1 (is %v)", s)
+		return herald.Invalid("hangRate", "RefuseRate + FailAfterAcceptRate + HangRate must not exceed 1 (is %v)", s)
 	}
 	if s := c.NotUserRate + c.BlockedRate + c.UncertainRate; s > 1 {
-		return herald.Invalid("UncertainRate", "NotUserRate + BlockedRate + UncertainRate must not exceed 1 (is %v)", s)
+		return herald.Invalid("uncertainRate", "NotUserRate + BlockedRate + UncertainRate must not exceed 1 (is %v)", s)
 	}
 	return nil
 }
@@ -180,21 +180,21 @@ func checkRates(c Config) error {
 func checkDurations(c Config) error {
 	switch {
 	case c.Latency < 0:
-		return herald.Invalid("Latency", "must not be negative")
+		return herald.Invalid("latency", "must not be negative")
 	case c.LatencySpread < 0:
-		return herald.Invalid("LatencySpread", "must not be negative")
+		return herald.Invalid("latencySpread", "must not be negative")
 	case c.TailRate < 0 || c.TailRate > 1:
-		return herald.Invalid("TailRate", "must be in [0, 1]")
+		return herald.Invalid("tailRate", "must be in [0, 1]")
 	case c.TailLatency < 0:
-		return herald.Invalid("TailLatency", "must not be negative")
+		return herald.Invalid("tailLatency", "must not be negative")
 	case c.ReportDelay < 0:
-		return herald.Invalid("ReportDelay", "must not be negative")
+		return herald.Invalid("reportDelay", "must not be negative")
 	case c.ReportTimeout <= 0:
-		return herald.Invalid("ReportTimeout", "must be positive")
+		return herald.Invalid("reportTimeout", "must be positive")
 	case c.ReportBackoff < 0:
-		return herald.Invalid("ReportBackoff", "must not be negative")
+		return herald.Invalid("reportBackoff", "must not be negative")
 	case c.LogEvery < 0:
-		return herald.Invalid("LogEvery", "must not be negative (0 turns the log line off)")
+		return herald.Invalid("logEvery", "must not be negative (0 turns the log line off)")
 	}
 	return nil
 }
@@ -204,24 +204,24 @@ func checkReports(c Config) error {
 	case ReportsWebhook:
 		u, err := url.Parse(c.ReportURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return herald.Invalid("ReportURL", "must be an http or https URL when Reports is %q", ReportsWebhook)
+			return herald.Invalid("reportURL", "must be an http or https URL when Reports is %q", ReportsWebhook)
 		}
 	case ReportsPolling, ReportsOff:
 	default:
-		return herald.Invalid("Reports", "must be %q, %q or %q, not %q", ReportsWebhook, ReportsPolling, ReportsOff, c.Reports)
+		return herald.Invalid("reports", "must be %q, %q or %q, not %q", ReportsWebhook, ReportsPolling, ReportsOff, c.Reports)
 	}
 	if c.ReportFormat != FormatBizgo && c.ReportFormat != FormatSeed {
-		return herald.Invalid("ReportFormat", "must be %q or %q, not %q", FormatBizgo, FormatSeed, c.ReportFormat)
+		return herald.Invalid("reportFormat", "must be %q or %q, not %q", FormatBizgo, FormatSeed, c.ReportFormat)
 	}
 	switch {
 	case c.ReportConcurrency < 1:
-		return herald.Invalid("ReportConcurrency", "must be at least 1")
+		return herald.Invalid("reportConcurrency", "must be at least 1")
 	case c.ReportQueue < 1:
-		return herald.Invalid("ReportQueue", "must be at least 1")
+		return herald.Invalid("reportQueue", "must be at least 1")
 	case c.ReportRetries < 0 || c.ReportRetries > 10:
-		return herald.Invalid("ReportRetries", "must be 0..10")
+		return herald.Invalid("reportRetries", "must be 0..10")
 	case c.ReportStore < 0:
-		return herald.Invalid("ReportStore", "must not be negative")
+		return herald.Invalid("reportStore", "must not be negative")
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func checkReports(c Config) error {
 func checkTemplates(ts []herald.Template) error {
 	seen := make(map[string]bool, len(ts))
 	for i, t := range ts {
-		field := fmt.Sprintf("Templates[%d]", i)
+		field := fmt.Sprintf("templates[%d]", i)
 		if t.Code == "" {
 			return herald.Invalid(field+".code", "is required")
 		}

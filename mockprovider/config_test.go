@@ -13,19 +13,19 @@ import (
 func TestConfigValidateNamesTheField(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*mockprovider.Config){
-		"TPS":               func(c *mockprovider.Config) { c.TPS = 0 },
-		"RefuseRate":        func(c *mockprovider.Config) { c.RefuseRate = 1.5 },
-		"HangRate":          func(c *mockprovider.Config) { c.RefuseRate, c.HangRate = 0.6, 0.6 },
-		"UncertainRate":     func(c *mockprovider.Config) { c.NotUserRate, c.UncertainRate = 0.6, 0.6 },
-		"Latency":           func(c *mockprovider.Config) { c.Latency = -1 },
-		"ReportURL":         func(c *mockprovider.Config) { c.Reports = mockprovider.ReportsWebhook },
-		"Reports":           func(c *mockprovider.Config) { c.Reports = "email" },
-		"ReportFormat":      func(c *mockprovider.Config) { c.ReportFormat = "xml" },
-		"ReportConcurrency": func(c *mockprovider.Config) { c.ReportConcurrency = 0 },
-		"Templates[1].code": func(c *mockprovider.Config) {
+		"tps":               func(c *mockprovider.Config) { c.TPS = 0 },
+		"refuseRate":        func(c *mockprovider.Config) { c.RefuseRate = 1.5 },
+		"hangRate":          func(c *mockprovider.Config) { c.RefuseRate, c.HangRate = 0.6, 0.6 },
+		"uncertainRate":     func(c *mockprovider.Config) { c.NotUserRate, c.UncertainRate = 0.6, 0.6 },
+		"latency":           func(c *mockprovider.Config) { c.Latency = -1 },
+		"reportURL":         func(c *mockprovider.Config) { c.Reports = mockprovider.ReportsWebhook },
+		"reports":           func(c *mockprovider.Config) { c.Reports = "email" },
+		"reportFormat":      func(c *mockprovider.Config) { c.ReportFormat = "xml" },
+		"reportConcurrency": func(c *mockprovider.Config) { c.ReportConcurrency = 0 },
+		"templates[1].code": func(c *mockprovider.Config) {
 			c.Templates = []herald.Template{{Code: "A", Text: "x"}, {Code: "A", Text: "y"}}
 		},
-		"Templates[0].text": func(c *mockprovider.Config) { c.Templates = []herald.Template{{Code: "A", Text: "#{"}} },
+		"templates[0].text": func(c *mockprovider.Config) { c.Templates = []herald.Template{{Code: "A", Text: "#{"}} },
 	}
 	for field, edit := range cases {
 		cfg := mockprovider.DefaultConfig()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -28,13 +28,23 @@ func addClientFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.String("server", defaultServer, "base URL of herald serve (env HERALD_SERVER)")
 	f.String("token", "", "admin bearer token; prefer the env HERALD_ADMIN_TOKEN, since ps shows flags")
+	_ = f.SetAnnotation("token", envAnnotation, []string{"HERALD_ADMIN_TOKEN"})
 	f.Bool("json", false, "print the API's JSON instead of a table")
 }
 
 // clientFrom builds the API client from the flags, falling back to
 // HERALD_SERVER and HERALD_ADMIN_TOKEN for flags not given.
 func clientFrom(cmd *cobra.Command) (*heraldhttp.Client, error) {
-	server := flagOrEnv(cmd, "server", "HERALD_SERVER")
+	conn := pflag.NewFlagSet("client", pflag.ContinueOnError) // only these two come from the environment
+	for _, name := range []string{"server", "token"} {
+		if f := cmd.Flag(name); f != nil {
+			conn.AddFlag(f)
+		}
+	}
+	if err := bindEnvPrefix(conn, envPrefix); err != nil {
+		return nil, err
+	}
+	server := flagValue(cmd, "server")
 	if server == "" {
 		server = defaultServer
 	}
@@ -43,24 +53,19 @@ func clientFrom(cmd *cobra.Command) (*heraldhttp.Client, error) {
 		return nil, herald.Invalid("server", "want a URL such as %s, got %q", defaultServer, server)
 	}
 	// The server accepts several tokens for rotation; a client uses one.
-	token, _, _ := strings.Cut(flagOrEnv(cmd, "token", "HERALD_ADMIN_TOKEN"), ",")
+	token, _, _ := strings.Cut(flagValue(cmd, "token"), ",")
 	if token = strings.TrimSpace(token); token == "" {
 		return nil, herald.Invalid("token", "is required: set HERALD_ADMIN_TOKEN or pass --token")
 	}
 	return heraldhttp.NewClient(server, token), nil
 }
 
-func flagOrEnv(cmd *cobra.Command, flag, env string) string {
-	f := cmd.Flag(flag)
-	if f == nil {
-		return os.Getenv(env)
+// flagValue is the flag's value as text, "" when cmd has no such flag.
+func flagValue(cmd *cobra.Command, name string) string {
+	if f := cmd.Flag(name); f != nil {
+		return f.Value.String()
 	}
-	if !f.Changed {
-		if v, ok := os.LookupEnv(env); ok {
-			return v
-		}
-	}
-	return f.Value.String()
+	return ""
 }
 
 // wantJSON reports whether --json was given.

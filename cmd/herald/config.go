@@ -23,10 +23,18 @@ const (
 	envMockPrefix = "HERALD_MOCK_"
 )
 
+// envAnnotation on a flag names its environment variable when that is not
+// the flag's own: the clients' --token reads HERALD_ADMIN_TOKEN, as serve's
+// --admin-token does.
+const envAnnotation = "herald-env"
+
 // envName is the environment variable that sets a flag: --admin-token is
 // HERALD_ADMIN_TOKEN.
-func envName(prefix, flag string) string {
-	return prefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+func envName(prefix string, f *pflag.Flag) string {
+	if v := f.Annotations[envAnnotation]; len(v) == 1 {
+		return v[0]
+	}
+	return prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 }
 
 // bindEnv fills every flag not given on the command line from its HERALD_*
@@ -39,9 +47,9 @@ func bindEnvPrefix(fs *pflag.FlagSet, prefix string) error {
 		if err != nil || f.Changed {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(prefix, f.Name)); ok {
+		if v, ok := os.LookupEnv(envName(prefix, f)); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", envName(prefix, f.Name), e)
+				err = fmt.Errorf("%s: %w", envName(prefix, f), e)
 			}
 		}
 	})
@@ -54,7 +62,7 @@ func describeEnv(fs *pflag.FlagSet) { describeEnvPrefix(fs, envPrefix) }
 func describeEnvPrefix(fs *pflag.FlagSet, prefix string) {
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Name != "help" {
-			f.Usage += " (env " + envName(prefix, f.Name) + ")"
+			f.Usage += " (env " + envName(prefix, f) + ")"
 		}
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/mockprovider"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -188,15 +188,13 @@ func (d *demo) startMock(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := httpserver.Start("127.0.0.1:0", m)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
 	m.Start(ctx)
 	d.mock = m
-	d.cfg.Send.ProviderURL, d.cfg.Send.ProviderKey = "http://"+ln.Addr().String(), mc.APIKey
+	d.cfg.Send.ProviderURL, d.cfg.Send.ProviderKey = srv.URL(), mc.APIKey
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -282,8 +280,7 @@ func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	srv := httpserver.Serve(ln, api.Handler())
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

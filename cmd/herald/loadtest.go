@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/loadtest/engine"
 	"github.com/heraldhq/herald/loadtest/report"
 	"github.com/heraldhq/herald/loadtest/scenario"
@@ -97,7 +96,7 @@ func (c loadtestConfig) Validate() error {
 		return herald.Invalid("report-token", "the default report flow needs --report-token or --report-secret (env HERALD_REPORT_TOKEN)")
 	}
 	if c.FindMax {
-		return c.Search.Validate()
+		return flagError(c.Search.Validate(), loadtestFlags)
 	}
 	return nil
 }
@@ -157,7 +156,7 @@ func runLoadtest(cmd *cobra.Command, cfg loadtestConfig, logger *slog.Logger) er
 	}
 	rep, err := engine.Run(cmd.Context(), lc)
 	if err != nil {
-		return err
+		return flagError(err, loadtestFlags)
 	}
 	if err := writeRun(cmd, cfg, rep); err != nil {
 		return err
@@ -247,15 +246,11 @@ func (c loadtestConfig) ids(cmd *cobra.Command) ([]string, error) {
 
 // startNoop serves engine.NoopHandler on a free loopback port.
 func startNoop() (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := httpserver.Start("127.0.0.1:0", engine.NoopHandler())
 	if err != nil {
 		return "", func() {}, err
 	}
-	srv := &http.Server{Handler: engine.NoopHandler(), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
-	stop := func() { _ = srv.Close(); <-done }
-	return "http://" + ln.Addr().String(), stop, nil
+	return srv.URL(), func() { _ = srv.Close() }, nil
 }
 
 func writeRun(cmd *cobra.Command, cfg loadtestConfig, rep *engine.Report) error {
@@ -273,7 +268,7 @@ func writeRun(cmd *cobra.Command, cfg loadtestConfig, rep *engine.Report) error 
 func findMax(cmd *cobra.Command, cfg loadtestConfig, lc engine.Config) error {
 	res, err := engine.FindMax(cmd.Context(), lc, cfg.Search)
 	if res == nil {
-		return err
+		return flagError(err, loadtestFlags)
 	}
 	if cfg.HTML != "" {
 		if werr := writeFile(cfg.HTML, func(w io.Writer) error { return report.WriteFindMaxHTML(w, res) }); werr != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/mockprovider"
 )
 
@@ -111,12 +110,6 @@ func (v *brownoutValue) Set(s string) error {
 	return nil
 }
 
-// mockFlags names the flag of the Config fields whose name differs enough
-// for an error to be unclear.
-var mockFlags = map[string]string{
-	"Brownout": "brownout", "BrownoutAfter": "brownout-after", "BrownoutFrom": "brownout-from", "HoldAnswer": "hold-answer",
-}
-
 // finishMockConfig applies what depends on other flags, then validates.
 func finishMockConfig(cfg *mockprovider.Config, opt mockOptions) error {
 	if cfg.Reports == "" {
@@ -133,11 +126,7 @@ func finishMockConfig(cfg *mockprovider.Config, opt mockOptions) error {
 		cfg.Templates = ts
 	}
 	if err := cfg.Validate(); err != nil {
-		var inv *herald.InvalidError
-		if errors.As(err, &inv) && mockFlags[inv.Field] != "" {
-			err = herald.Invalid(mockFlags[inv.Field], "%s", inv.Message)
-		}
-		return fmt.Errorf("mock-provider: %w", err)
+		return fmt.Errorf("mock-provider: %w", flagError(err, mockFlags))
 	}
 	return nil
 }
@@ -158,22 +147,20 @@ func runMockProvider(ctx context.Context, cfg mockprovider.Config, opt mockOptio
 		return fmt.Errorf("mock-provider: %w", err)
 	}
 	mock.Attach(ln)
-	srv := &http.Server{Handler: mock, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	mock.Start(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	srv := httpserver.Serve(ln, mock)
 	logger.Info("mock provider listening", "component", "mockprovider", "addr", ln.Addr().String(),
 		"tps", cfg.TPS, "reports", cfg.Reports, "templates", len(cfg.Templates),
 		"brownout", mockprovider.FormatBrownout(cfg.Brownout))
 	select {
 	case <-ctx.Done():
-	case err := <-served:
+	case err := <-srv.Err():
 		return fmt.Errorf("mock-provider: serve: %w", err)
 	}
 	return shutdownMock(mock, srv, opt, logger)
 }
 
-func shutdownMock(mock *mockprovider.Server, srv *http.Server, opt mockOptions, logger *slog.Logger) error {
+func shutdownMock(mock *mockprovider.Server, srv *httpserver.Server, opt mockOptions, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opt.shutdownTimeout)
 	defer cancel()
 	// The mock first: it answers new sends 503 and releases hung ones, so

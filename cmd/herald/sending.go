@@ -83,7 +83,7 @@ func (c sendConfig) Validate() error {
 func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(name string, check func() error)) (*dispatch.Dispatcher, func(), error) {
 	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout, Logger: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, flagError(err, sendFlags)
 	}
 	cfg := dispatch.Config{
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
@@ -106,7 +106,7 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 	d, err := dispatch.New(cfg, store, client, log, reg)
 	if err != nil {
 		closeRedis()
-		return nil, nil, err
+		return nil, nil, flagError(err, sendFlags)
 	}
 	return d, closeRedis, nil
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 // serveConfig is everything `herald serve` needs.
@@ -70,23 +69,12 @@ func (c reportConfig) forDB(db string) reportConfig {
 	return c
 }
 
-// reportFlags names the flag of each ingest.Config field.
-var reportFlags = map[string]string{
-	"secret": "report-secret", "tokens": "report-token", "batchSize": "report-batch-size",
-	"flushInterval": "report-flush-interval", "queueSize": "report-queue-size", "committers": "report-committers",
-}
-
 // Validate names the flag at fault.
 func (c reportConfig) Validate() error {
 	if !c.enabled() {
 		return nil
 	}
-	err := c.ingestConfig().Validate()
-	var inv *herald.InvalidError
-	if errors.As(err, &inv) && reportFlags[inv.Field] != "" {
-		return herald.Invalid(reportFlags[inv.Field], "%s", inv.Message)
-	}
-	return err
+	return flagError(c.ingestConfig().Validate(), reportFlags)
 }
 
 // Validate names the setting at fault.
@@ -172,29 +160,27 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		return err
 	}
 	defer stopReports(context.Background()) // a no-op after the ordered shutdown below
-	ln, err := net.Listen("tcp", cfg.Listen)
+	srv, err := httpserver.Start(cfg.Listen, api.Handler())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	defer srv.Close() // a no-op after the ordered shutdown below
 	// Sending starts once the webhook listens: reports follow every send.
 	stopSending, err := startSending(ctx, cfg.Send, store, logger, reg, backlog, api.AddReadyCheck)
 	if err != nil {
 		return err
 	}
 	defer stopSending(context.Background()) // a no-op after the ordered shutdown below
-	logger.Info("serving", "component", "serve", "addr", ln.Addr().String())
+	logger.Info("serving", "component", "serve", "addr", srv.Addr())
 	select {
-	case err := <-errc:
+	case err := <-srv.Err():
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "component", "serve")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := stopSending(sctx); err != nil {

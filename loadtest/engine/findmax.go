@@ -2,11 +2,11 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
@@ -23,23 +23,27 @@ type FindMaxConfig struct {
 	Retries      int           // times a failing step is run again before it counts as failed
 }
 
-// Validate names the setting at fault by its flag.
+// Validate names the field at fault.
 func (c FindMaxConfig) Validate() error {
 	switch {
 	case c.StartRate <= 0:
-		return errors.New("start-rate: must be positive")
+		return herald.Invalid("startRate", "must be positive")
 	case c.Factor <= 1:
-		return errors.New("step-factor: must be above 1")
+		return herald.Invalid("factor", "must be above 1")
 	case c.MaxRate < c.StartRate:
-		return errors.New("max-rate: must be at least --start-rate")
+		return herald.Invalid("maxRate", "must be at least the start rate")
 	case c.StepDuration < time.Second:
-		return errors.New("step-duration: must be at least 1s")
+		return herald.Invalid("stepDuration", "must be at least 1s")
 	case c.SLOP99 <= 0:
-		return errors.New("slo-p99: must be positive")
+		return herald.Invalid("sloP99", "must be positive")
 	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
-		return errors.New("max-error-rate: must be between 0 and 1")
-	case c.Bisections < 0 || c.Cooldown < 0 || c.Retries < 0:
-		return errors.New("bisect, cooldown and retries: must not be negative")
+		return herald.Invalid("maxErrorRate", "must be between 0 and 1")
+	case c.Bisections < 0:
+		return herald.Invalid("bisections", "must not be negative")
+	case c.Cooldown < 0:
+		return herald.Invalid("cooldown", "must not be negative")
+	case c.Retries < 0:
+		return herald.Invalid("retries", "must not be negative")
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
@@ -54,17 +55,17 @@ type Config struct {
 func (c Config) Validate() error {
 	switch {
 	case c.Scenario == nil:
-		return errors.New("loadtest: no scenario")
+		return herald.Invalid("scenario", "is required")
 	case c.ScaleDuration < 0:
-		return errors.New("scale-duration: must not be negative")
+		return herald.Invalid("scaleDuration", "must not be negative")
 	case c.MaxConnections < 0:
-		return errors.New("max-connections: must not be negative")
+		return herald.Invalid("maxConnections", "must not be negative")
 	case c.Timeout < 0:
-		return errors.New("timeout: must not be negative")
+		return herald.Invalid("timeout", "must not be negative")
 	}
 	for _, ph := range c.Phases {
 		if ph.Duration <= 0 || ph.Rate < 0 || ph.RampTo < 0 {
-			return errors.New("phases: durations must be positive and rates not negative")
+			return herald.Invalid("phases", "durations must be positive and rates not negative")
 		}
 	}
 	return nil
