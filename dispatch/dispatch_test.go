@@ -312,6 +312,9 @@ func TestRecoveryResendsTheFrozenRequest(t *testing.T) {
 // 25/s, a 2 s lease). A healthy process must keep them: no key is sent
 // twice, nobody gets two messages.
 func TestLeaseOutlivesThePacer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (rows queued 6 s behind a 2 s lease); runs without -short")
+	}
 	t.Parallel()
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 		f := setup(t, open(t), 40, 1000, nil)
@@ -343,6 +346,9 @@ func TestLeaseOutlivesThePacer(t *testing.T) {
 // campaign with a short lease and a slow rate: neither may take the
 // other's live rows.
 func TestTwoProcessesOneCampaign(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (two dispatchers on one campaign, ~10 s); runs without -short")
+	}
 	t.Parallel()
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 		f := setup(t, open(t), 200, 20, nil)

@@ -150,7 +150,7 @@ func (f *fakeProvider) check(t *testing.T) {
 }
 
 // engines runs fn on SQLite, MariaDB (a database of its own) and PostgreSQL
-// (a schema of its own).
+// (a schema of its own); with -short on SQLite only.
 func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
@@ -165,6 +165,9 @@ func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.
 	})
 	t.Run("mariadb", func(t *testing.T) {
 		t.Parallel()
+		if testing.Short() {
+			t.Skip("-short runs the dispatcher on SQLite only")
+		}
 		fn(t, func(t *testing.T) herald.Store {
 			s, err := mysql.Open(t.Context(), mytest.URL(t))
 			if err != nil {
@@ -176,6 +179,9 @@ func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
+		if testing.Short() {
+			t.Skip("-short runs the dispatcher on SQLite only")
+		}
 		fn(t, func(t *testing.T) herald.Store {
 			s, err := postgres.Open(t.Context(), pgtest.URL(t))
 			if err != nil {

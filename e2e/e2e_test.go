@@ -30,7 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "herald")
-	out, err := exec.Command("go", "build", "-o", binary, "../cmd/herald").CombinedOutput()
+	build := []string{"build", "-o", binary}
+	if os.Getenv("GOCOVERDIR") != "" {
+		// .ci/coverage: every process the tests start writes its coverage
+		// there when it exits (not when killed), for go tool covdata.
+		build = append(build, "-cover")
+	}
+	out, err := exec.Command("go", append(build, "../cmd/herald")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build herald: %v\n%s", err, out)
 		os.Exit(1)

@@ -17,6 +17,9 @@ import (
 // their own schema only: a held lock of schema a blocks Open on a, and
 // neither it nor goose's database-wide default id blocks Open on b.
 func TestMigrationLockPerSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (waits on a held migration lock, ~4 s); runs without -short")
+	}
 	t.Parallel()
 	a, b := pgtest.URL(t), pgtest.URL(t)
 	ctx := t.Context()

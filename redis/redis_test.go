@@ -71,6 +71,9 @@ type admission struct {
 // waiters with jobs of 1..200 at 300 reaches about 91%; with jobs of 1..20
 // 98%, and with herald's e2e batches of 10 the full 98.5% (1/W).
 func TestSharedWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (5 s of sending per case); runs without -short")
+	}
 	t.Parallel()
 	for _, tc := range []struct {
 		name       string
@@ -325,6 +328,9 @@ func TestRecovery(t *testing.T) {
 }
 
 func TestKeysExpire(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (waits for keys to expire, ~3 s); runs without -short")
+	}
 	t.Parallel()
 	c := testClient(t)
 	ctx := context.Background()

@@ -41,6 +41,9 @@ func TestReopen(t *testing.T) {
 // TestInstanceIDConcurrentFirstOpen: processes opening a fresh database at
 // once all migrate it and read the same instance id.
 func TestInstanceIDConcurrentFirstOpen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow (ten concurrent first opens, ~10 s); runs without -short")
+	}
 	t.Parallel()
 	for range 10 {
 		concurrentFirstOpen(t)

@@ -4,23 +4,17 @@ import (
 	"os"
 	"testing"
 
+	"github.com/heraldhq/herald/loadtest/internal/seedtest"
 	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
 // readSeed is the seed scenario's text.
-func readSeed(t testing.TB) []byte {
-	t.Helper()
-	data, err := os.ReadFile("../../examples/seed-scenario.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+var readSeed = seedtest.Read
 
 // FuzzSchedule: whatever phases Parse accepts make a schedule whose
 // arrivals can be counted and timed without panicking.
 func FuzzSchedule(f *testing.F) {
-	if seed, err := os.ReadFile("../../examples/seed-scenario.yml"); err == nil {
+	if seed, err := os.ReadFile(seedtest.Path()); err == nil {
 		f.Add(seed)
 	}
 	f.Add([]byte("config:\n  phases: [{pause: 1}, {duration: 1, arrivalCount: 3}]\nscenarios: [{flow: [{get: {url: '/'}}]}]\n"))

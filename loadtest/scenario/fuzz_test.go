@@ -3,13 +3,15 @@ package scenario
 import (
 	"os"
 	"testing"
+
+	"github.com/heraldhq/herald/loadtest/internal/seedtest"
 )
 
 // FuzzParseScenario: Parse never panics, and whatever it accepts can be
 // planned and rendered without panicking either (engine's FuzzSchedule
 // does the same for the phases).
 func FuzzParseScenario(f *testing.F) {
-	if seed, err := os.ReadFile("../../examples/seed-scenario.yml"); err == nil {
+	if seed, err := os.ReadFile(seedtest.Path()); err == nil {
 		f.Add(seed)
 	}
 	f.Add([]byte(defaultScenario))

@@ -2,20 +2,15 @@ package scenario
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/loadtest/internal/seedtest"
 )
 
-func readSeed(t testing.TB) []byte {
-	t.Helper()
-	data, err := os.ReadFile("../../examples/seed-scenario.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+// readSeed is the seed scenario's text.
+var readSeed = seedtest.Read
 
 func TestParseSeedScenario(t *testing.T) {
 	t.Parallel()
