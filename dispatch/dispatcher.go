@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/pace"
 )
 
@@ -280,13 +281,4 @@ func (d *Dispatcher) logErr(ctx context.Context, msg string, err error, args ...
 }
 
 // sleep waits for d or the context.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, d) }

@@ -15,6 +15,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
+	"github.com/heraldhq/herald/internal/clock"
 )
 
 // maxAckBytes bounds what is read of a webhook answer.
@@ -230,19 +231,7 @@ func (d *delivery) authenticate(req *http.Request) {
 }
 
 // sleep waits for d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, d) }
 
 func (d *delivery) snapshot(s *Stats) {
 	s.ReportsSent = d.stats.sent.Load()

@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 )
 
 // ErrUnavailable wraps every error caused by Redis being unreachable (or
@@ -334,16 +335,7 @@ func (h *health) lastFailure() time.Time {
 }
 
 // sleepCtx waits d or until ctx ends; false when ctx ended.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, d) }
 
 func (h *health) get() error {
 	h.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
@@ -162,8 +163,8 @@ func (s *search) step(ctx context.Context, kind string, rate float64) (*Step, er
 // attempt runs one rate once and records it.
 func (s *search) attempt(ctx context.Context, kind string, rate float64) (*Step, error) {
 	if len(s.res.Steps) > 0 && s.fm.Cooldown > 0 {
-		if err := sleep(ctx, s.fm.Cooldown); err != nil {
-			return nil, err
+		if !clock.Sleep(ctx, s.fm.Cooldown) {
+			return nil, ctx.Err()
 		}
 	}
 	phase := scenario.Phase{Name: fmt.Sprintf("%s %g/s", kind, rate), Duration: s.fm.StepDuration, Rate: rate, RampTo: rate}
@@ -216,16 +217,4 @@ func shortCause(peak, workers uint64) string {
 		return "every worker waiting on the target"
 	}
 	return "the generator is short of CPU"
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
