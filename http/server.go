@@ -1,7 +1,9 @@
 // Package http is herald's REST admin API over net/http: the server that
 // exposes a herald.Store, and a typed Client of that API for the CLI.
 //
-// Routes under /v1 need "Authorization: Bearer <admin token>":
+// Routes under /v1 need "Authorization: Bearer <admin token>" or the
+// dashboard's session cookie (see session.go; cookie writes also need the
+// same origin and X-CSRF-Token):
 //
 //	POST  /v1/members/import              text/csv or application/x-ndjson, streamed
 //	PUT   /v1/members/{id}                GET /v1/members/{id}
@@ -12,8 +14,13 @@
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //
-// GET /healthz, /readyz and /metrics need no token. Every error is
-// {"error": {"code", "message", "field"}}; see Error.
+//	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
+//
+// GET / and /campaigns/{id} serve the web dashboard (401 and the sign-in
+// form without a session), /assets/* its script and style. GET /healthz,
+// /readyz, /metrics and /openapi.json (the OpenAPI 3.1 description of all
+// of this) need no token. Every error is {"error": {"code", "message",
+// "field"}}; see Error.
 package http
 
 import (
