@@ -11,7 +11,7 @@ const TEXT = {
     name: "Name", state: "State", progress: "Progress", tps: "TPS", start: "Start", created: "Created",
     back: "← Campaigns", total: "Total", done: "done", remaining: "remaining", eta: "ETA",
     sendsPerSec: "sends/s", reportsPerSec: "reports/s", limit: "TPS limit",
-    countsTitle: "Recipients by state", chartTitle: "Throughput (last 2 minutes)",
+    countsTitle: "Recipients by state", chartTitle: "Throughput (up to the last 2 minutes)",
     chartHelp: "sends/s: rows that left the queue (accepted, delivered, failed, unknown); reports/s: rows reaching delivered or failed.",
     actions: "Actions", pause: "Pause", resume: "Resume", cancel: "Cancel", setTps: "Change TPS",
     reschedule: "Reschedule", retry: "Retry the failed", confirmCancel: "Cancel this campaign? Recipients not yet sent will not be sent.",
@@ -34,7 +34,7 @@ const TEXT = {
     name: "이름", state: "상태", progress: "진행", tps: "TPS", start: "시작", created: "생성",
     back: "← 캠페인 목록", total: "전체", done: "처리", remaining: "남음", eta: "예상 완료",
     sendsPerSec: "발송/초", reportsPerSec: "결과 수신/초", limit: "TPS 한도",
-    countsTitle: "상태별 수신자", chartTitle: "처리량 (최근 2분)",
+    countsTitle: "상태별 수신자", chartTitle: "처리량 (최근 최대 2분)",
     chartHelp: "발송/초: 대기열을 떠난 건(접수·전달·실패·불명), 결과 수신/초: 전달 또는 실패가 된 건.",
     actions: "조작", pause: "일시 정지", resume: "재개", cancel: "취소", setTps: "TPS 변경",
     reschedule: "일정 변경", retry: "실패 건 재발송", confirmCancel: "이 캠페인을 취소할까요? 아직 보내지 않은 수신자에게는 보내지 않습니다.",
@@ -430,8 +430,11 @@ class CampaignPage {
       pts.push({ at: b.at, sends: Math.max(0, (b.sent - a.sent) / dt), reports: Math.max(0, (b.reported - a.reported) / dt), tps: b.tps });
     }
     const now = this.samples.length ? this.samples[this.samples.length - 1].at : 0;
+    // The window grows with the page's age up to two minutes, so that the
+    // first seconds fill the chart instead of a sliver at its right edge.
+    const span = Math.min(CHART_WINDOW_MS, Math.max(30000, this.samples.length ? now - this.samples[0].at : 0));
     const top = Math.max(1, ...pts.map((p) => Math.max(p.sends, p.reports, p.tps)), this.campaign ? this.campaign.tps : 1) * 1.15;
-    const x = (at) => L + ((W - L - R) * (CHART_WINDOW_MS - (now - at))) / CHART_WINDOW_MS;
+    const x = (at) => L + ((W - L - R) * (span - (now - at))) / span;
     const y = (v) => T + (H - T - B) * (1 - v / top);
     const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", id: "chart-svg", role: "img", "aria-label": t("chartTitle") });
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
@@ -441,7 +444,8 @@ class CampaignPage {
       label.textContent = v >= 10 ? Math.round(v) : v.toFixed(1);
       g.append(label);
     }
-    for (const [sec, anchor] of [[120, "start"], [60, "middle"], [0, "end"]]) {
+    const secs = Math.round(span / 1000);
+    for (const [sec, anchor] of [[secs, "start"], [Math.round(secs / 2), "middle"], [0, "end"]]) {
       const label = svg("text", { x: x(now - sec * 1000), y: H - 6, "text-anchor": anchor });
       label.textContent = sec ? "−" + sec + "s" : app.lang === "ko" ? "지금" : "now";
       g.append(label);
