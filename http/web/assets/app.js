@@ -64,6 +64,7 @@ const app = {
   lang: pickLanguage(),
   csrf: null,
   view: 0, // bumped at every navigation; a poll of an older view stops
+  chart: null, // the last campaign page's samples: {id, samples}
 };
 
 function pickLanguage() {
@@ -269,7 +270,10 @@ class CampaignPage {
   constructor(id, view) {
     this.id = id;
     this.view = view;
-    this.samples = []; // {at ms, sent, reported, tps}
+    // Samples ({at ms, sent, reported, tps}) outlive the page object, so
+    // that switching the language or coming back keeps the chart's history.
+    if (!app.chart || app.chart.id !== id) app.chart = { id, samples: [] };
+    this.samples = app.chart.samples;
     this.campaign = null;
     this.failuresAvailable = null; // null: not asked yet; false: the server has no such route
     this.build();
@@ -369,7 +373,10 @@ class CampaignPage {
     const first = !this.campaign;
     this.campaign = c;
     const queued = sum(c.counts, QUEUED), done = c.total - queued;
-    this.samples.push({ at, sent: sum(c.counts, SENT), reported: sum(c.counts, REPORTED), tps: c.tps });
+    // A button's answer comes between two polls; a sample so close to the
+    // last one would turn one row into a spike of rows per second.
+    const last = this.samples[this.samples.length - 1];
+    if (!last || at - last.at >= 500) this.samples.push({ at, sent: sum(c.counts, SENT), reported: sum(c.counts, REPORTED), tps: c.tps });
     while (this.samples.length > 2 && at - this.samples[1].at > CHART_WINDOW_MS) this.samples.shift();
     document.title = c.name + " · herald";
     this["c-name"].textContent = c.name;
