@@ -58,7 +58,7 @@ func (s *Server) requireAdmin(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		_, sess, ok := s.sessionOf(r)
+		sess, ok := s.sessionOf(r)
 		if !ok {
 			s.unauthorized(w, r)
 			return

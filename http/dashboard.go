@@ -50,7 +50,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	status := http.StatusOK
-	if _, _, ok := s.sessionOf(r); !ok {
+	if _, ok := s.sessionOf(r); !ok {
 		h.Set("WWW-Authenticate", `Bearer realm="herald"`)
 		status = http.StatusUnauthorized
 	}

@@ -114,11 +114,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		registry:    cfg.Registry,
 		now:         cfg.Now,
 		mux:         http.NewServeMux(),
-		sessions:    newSessions(cmp.Or(cfg.SessionTTL, DefaultSessionTTL)),
 	}
 	if s.tokens.Len() == 0 {
 		return nil, herald.Invalid("adminTokens", "at least one non-empty admin token is required")
 	}
+	s.sessions = newSessions(s.tokens, cmp.Or(cfg.SessionTTL, DefaultSessionTTL))
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -1,29 +1,34 @@
 package http
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 )
 
-// Dashboard sessions. Signing in with an admin token gives the browser an
-// opaque random session id in an HttpOnly, SameSite=Strict cookie (Secure
-// when the request came over TLS or through a proxy saying
-// X-Forwarded-Proto: https); the token itself never leaves the sign-in
-// request. Sessions live in this process's memory: a restart signs everyone
-// out, and with several serve processes behind one address the balancer
-// must be sticky (scripts use the bearer token and need nothing of this).
+// Dashboard sessions. Signing in with an admin token gives the browser a
+// session cookie, HttpOnly and SameSite=Strict (Secure when the request came
+// over TLS or through a proxy saying X-Forwarded-Proto: https). The cookie
+// holds an expiry and a random nonce, signed with HMAC-SHA256 under a key
+// derived from the admin token's digest; it never holds the token. Any
+// serve process with the same admin tokens accepts it, so a load balancer
+// need not be sticky and a restart signs nobody out. Removing a token from
+// --admin-token ends every session signed under it. Signing out clears the
+// cookie and revokes it in the process that answered; other processes
+// accept a copy of it until it expires (rotate the token to cut them all).
 //
 // Writes made with the cookie must come from the dashboard's own origin
 // (Origin, or Sec-Fetch-Site, says same-origin) and carry the session's
-// CSRF token in X-CSRF-Token: the token is handed to the page by
-// POST/GET /v1/session and is not in any cookie, so another site can
-// neither send it nor read it.
+// CSRF token in X-CSRF-Token: an HMAC of the session under the same key,
+// handed to the page by POST and GET /v1/session and kept in no cookie, so
+// that another site can neither send it nor read it.
 const (
 	// SessionCookie is the name of the dashboard's session cookie.
 	SessionCookie = "herald_session"
@@ -31,92 +36,117 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 	// DefaultSessionTTL is how long a dashboard sign-in lasts.
 	DefaultSessionTTL = 12 * time.Hour
-	// maxSessions bounds the session map; signing in needs an admin token,
-	// so this only stops a runaway script from growing it without end.
-	maxSessions = 10_000
+)
+
+// Layout of a session cookie's value before base64: version, expiry (Unix
+// seconds, big-endian), nonce, then the HMAC of those.
+const (
+	sessionVersion = 1
+	noncePos       = 1 + 8
+	payloadLen     = noncePos + 16
+	cookieLen      = payloadLen + sha256.Size
+	// maxRevoked bounds the sign-outs remembered until their expiry.
+	maxRevoked = 100_000
 )
 
 // session is one signed-in browser.
 type session struct {
-	csrf    string
+	payload []byte // version, expiry, nonce
+	key     []byte // the key that signed it
 	expires time.Time
 }
 
-// sessions maps the SHA-256 of each session id to its session, so that
-// neither a map lookup's timing nor a heap dump gives an id away.
+// csrf is the session's CSRF token.
+func (s session) csrf() string {
+	return base64.RawURLEncoding.EncodeToString(mac(s.key, "csrf", s.payload))
+}
+
+// sessions signs and checks session cookies; it remembers sign-outs.
 type sessions struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[[sha256.Size]byte]session
+	keys    [][]byte // one per admin token; the first signs
+	ttl     time.Duration
+	mu      sync.Mutex
+	revoked map[[16]byte]time.Time
 }
 
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{ttl: ttl, m: make(map[[sha256.Size]byte]session)}
-}
-
-// create starts a session and returns its id and CSRF token.
-func (ss *sessions) create(now time.Time) (id string, s session) {
-	id, s = randomToken(), session{csrf: randomToken(), expires: now.Add(ss.ttl)}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.m) >= maxSessions {
-		ss.pruneLocked(now)
+func newSessions(tokens BearerTokens, ttl time.Duration) *sessions {
+	ss := &sessions{ttl: ttl, revoked: make(map[[16]byte]time.Time)}
+	for _, d := range tokens.digests {
+		ss.keys = append(ss.keys, mac(d[:], "herald dashboard session v1", nil))
 	}
-	if len(ss.m) >= maxSessions {
-		for k := range ss.m { // still full of live sessions: drop one, any
-			delete(ss.m, k)
-			break
-		}
-	}
-	ss.m[sha256.Sum256([]byte(id))] = s
-	return id, s
+	return ss
 }
 
-// get returns the live session with this id.
-func (ss *sessions) get(id string, now time.Time) (session, bool) {
-	if id == "" {
+func mac(key []byte, label string, data []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(label))
+	h.Write([]byte{0})
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+// create starts a session and returns its cookie value.
+func (ss *sessions) create(now time.Time) (string, session) {
+	s := session{payload: make([]byte, payloadLen), key: ss.keys[0], expires: now.Add(ss.ttl).Truncate(time.Second)}
+	s.payload[0] = sessionVersion
+	binary.BigEndian.PutUint64(s.payload[1:noncePos], uint64(s.expires.Unix()))
+	rand.Read(s.payload[noncePos:]) // never fails (crypto/rand panics rather than return short)
+	value := append(append([]byte(nil), s.payload...), mac(s.key, "session", s.payload)...)
+	return base64.RawURLEncoding.EncodeToString(value), s
+}
+
+// get checks a cookie value: well formed, signed under one of the keys
+// (every key is tried, in constant time), not expired, not signed out.
+func (ss *sessions) get(value string, now time.Time) (session, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) != cookieLen || raw[0] != sessionVersion {
 		return session{}, false
 	}
-	k := sha256.Sum256([]byte(id))
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.m[k]
-	if ok && !now.Before(s.expires) {
-		delete(ss.m, k)
-		return session{}, false
-	}
-	return s, ok
-}
-
-func (ss *sessions) delete(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.m, sha256.Sum256([]byte(id)))
-}
-
-func (ss *sessions) pruneLocked(now time.Time) {
-	for k, s := range ss.m {
-		if !now.Before(s.expires) {
-			delete(ss.m, k)
+	payload, sig := raw[:payloadLen], raw[payloadLen:]
+	var key []byte
+	for _, k := range ss.keys {
+		if hmac.Equal(sig, mac(k, "session", payload)) {
+			key = k
 		}
 	}
+	if key == nil {
+		return session{}, false
+	}
+	s := session{payload: payload, key: key, expires: time.Unix(int64(binary.BigEndian.Uint64(payload[1:noncePos])), 0)}
+	if !now.Before(s.expires) {
+		return session{}, false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, out := ss.revoked[[16]byte(payload[noncePos:])]; out {
+		return session{}, false
+	}
+	return s, true
 }
 
-// randomToken is 256 random bits, URL-safe.
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b) // never fails (crypto/rand panics rather than return short)
-	return base64.RawURLEncoding.EncodeToString(b)
+// revoke remembers a sign-out until the session would have expired.
+func (ss *sessions) revoke(s session, now time.Time) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.revoked) >= maxRevoked {
+		for k, exp := range ss.revoked {
+			if !now.Before(exp) {
+				delete(ss.revoked, k)
+			}
+		}
+	}
+	if len(ss.revoked) < maxRevoked {
+		ss.revoked[[16]byte(s.payload[noncePos:])] = s.expires
+	}
 }
 
-// sessionOf returns the request's live session and its id.
-func (s *Server) sessionOf(r *http.Request) (string, session, bool) {
+// sessionOf returns the request's live session.
+func (s *Server) sessionOf(r *http.Request) (session, bool) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil {
-		return "", session{}, false
+		return session{}, false
 	}
-	sess, ok := s.sessions.get(c.Value, s.now())
-	return c.Value, sess, ok
+	return s.sessions.get(c.Value, s.now())
 }
 
 // checkCookieWrite refuses a state-changing request made with the session
@@ -130,7 +160,7 @@ func checkCookieWrite(r *http.Request, sess session) error {
 		return errCrossOrigin
 	}
 	got := r.Header.Get(CSRFHeader)
-	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf())) != 1 {
 		return errCSRF
 	}
 	return nil
@@ -190,29 +220,29 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errBadSignIn)
 		return
 	}
-	id, sess := s.sessions.create(s.now())
+	value, sess := s.sessions.create(s.now())
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: id, Path: "/", Expires: sess.expires, MaxAge: int(s.sessions.ttl.Seconds()),
+		Name: SessionCookie, Value: value, Path: "/", Expires: sess.expires, MaxAge: int(s.sessions.ttl.Seconds()),
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode,
 	})
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, sessionInfo{CSRFToken: sess.csrf, ExpiresAt: sess.expires.UTC()})
+	writeJSON(w, http.StatusCreated, sessionInfo{CSRFToken: sess.csrf(), ExpiresAt: sess.expires.UTC()})
 }
 
 // getSession tells the page whether it is signed in, and its CSRF token.
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	_, sess, ok := s.sessionOf(r)
+	sess, ok := s.sessionOf(r)
 	if !ok {
 		s.unauthorized(w, r)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, sessionInfo{CSRFToken: sess.csrf, ExpiresAt: sess.expires.UTC()})
+	writeJSON(w, http.StatusOK, sessionInfo{CSRFToken: sess.csrf(), ExpiresAt: sess.expires.UTC()})
 }
 
 // signOut ends the session; like every cookie write it needs the CSRF token.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	id, sess, ok := s.sessionOf(r)
+	sess, ok := s.sessionOf(r)
 	if !ok {
 		s.unauthorized(w, r)
 		return
@@ -221,7 +251,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.sessions.delete(id)
+	s.sessions.revoke(sess, s.now())
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)

@@ -254,3 +254,32 @@ func concretePath(pattern string) (method, path string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The cookie is signed, not looked up: every process with the same admin
+// tokens accepts it (a load balancer need not be sticky), none accepts it
+// once the token that signed it is gone, and a changed byte spoils it.
+func TestSessionsAreSignedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	a, b := newEnv(t), newEnv(t)
+	rotated := newEnv(t, func(c *heraldhttp.ServerConfig) { c.AdminTokens = []string{tokenB} })
+	s, _ := a.signIn(tokenA)
+	b.browser(s, "GET", "/v1/templates", "").want(t, 200, nil)
+	b.browser(s, "POST", "/v1/templates", `{"code":"X","senderKey":"k","text":"t"}`,
+		"Origin", b.srv.URL, heraldhttp.CSRFHeader, s.csrf).want(t, 201, nil)
+	rotated.browser(s, "GET", "/v1/templates", "").wantError(t, 401, "unauthorized", "")
+
+	name, value, _ := strings.Cut(s.cookie, "=")
+	for i := range value {
+		c := value[i] ^ 1
+		if c == '+' || c == '/' || c == '=' { // not in the URL-safe alphabet
+			continue
+		}
+		forged := signedIn{cookie: name + "=" + value[:i] + string(c) + value[i+1:], csrf: s.csrf}
+		if r := a.browser(forged, "GET", "/v1/templates", ""); r.status != 401 {
+			t.Fatalf("cookie changed at byte %d: status %d, want 401", i, r.status)
+		}
+	}
+	// Signing out revokes it where it was answered.
+	b.browser(s, "DELETE", "/v1/session", "", "Origin", b.srv.URL, heraldhttp.CSRFHeader, s.csrf).want(t, 204, nil)
+	b.browser(s, "GET", "/v1/templates", "").wantError(t, 401, "unauthorized", "")
+}
