@@ -73,7 +73,7 @@ func TestDashboardPanelsInChromium(t *testing.T) {
 		t.Skip("drives a browser")
 	}
 	t.Parallel()
-	ctx := browser(t)
+	ctx := browser(t, "ko-KR")
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -91,10 +91,11 @@ func TestDashboardPanelsInChromium(t *testing.T) {
 	step(t, ctx, "sign in", chromedp.Navigate(fmt.Sprintf("%s/campaigns/%d", srv.URL, camp.ID)),
 		chromedp.WaitVisible(chromedp.ID("token")), chromedp.SendKeys(chromedp.ID("token"), adminToken),
 		chromedp.Click(chromedp.ID("signin-submit")), chromedp.WaitVisible(chromedp.ID("c-done")))
-	until(t, ctx, "the failure reasons in English", `(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('not a KakaoTalk user')`, 15*time.Second)
-	step(t, ctx, "switch to Korean", chromedp.Click(chromedp.ID("lang")))
-	until(t, ctx, "the failure reasons in Korean", `(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('카카오톡 사용자가 아님')`, 15*time.Second)
+	// A browser asking for Korean gets Korean first.
+	until(t, ctx, "the failure reasons in Korean", `document.documentElement.lang === 'ko' &&
+		(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('카카오톡 사용자가 아님')`, 15*time.Second)
 	step(t, ctx, "switch to English", chromedp.Click(chromedp.ID("lang")))
+	until(t, ctx, "the failure reasons in English", `(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('not a KakaoTalk user')`, 15*time.Second)
 
 	step(t, ctx, "search by member id", chromedp.SetValue(chromedp.ID("search-by"), "member"),
 		chromedp.SetValue(chromedp.ID("search-q"), "member-1"), chromedp.Click(chromedp.ID("search-submit")))

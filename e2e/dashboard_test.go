@@ -34,15 +34,16 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// browser starts headless Chromium with the flags the CI machine needs and
-// returns a tab. It lives until the test ends.
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium with the flags the CI machine needs,
+// asking for pages in the language lang (Accept-Language, navigator.language),
+// and returns a tab. It lives until the test ends.
+func browser(t *testing.T, lang string) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang),
 		chromedp.WindowSize(1280, 1000),
 		chromedp.UserDataDir(t.TempDir()),
 	)
@@ -109,7 +110,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes and a browser")
 	}
 	t.Parallel()
-	ctx := browser(t)
+	ctx := browser(t, "en-US")
 	mockAddr, serveAddr := freeAddr(t), freeAddr(t)
 	start(t, mockAddr, "mock-provider", "--listen", mockAddr, "--key", apiKey, "--tps", "100000",
 		"--not-user-rate", "0.05", "--seed", "3", "--log-level", "warn",
