@@ -113,6 +113,12 @@ func TestDashboardPanelsInChromium(t *testing.T) {
 	}
 	step(t, ctx, "open the paused campaign", chromedp.Navigate(fmt.Sprintf("%s/campaigns/%d", srv.URL, camp.ID)), chromedp.WaitVisible(chromedp.ID("c-done")))
 	until(t, ctx, "the pause reason", `!document.querySelector('#c-reason').hidden && document.querySelector('#c-reason').textContent.includes('refused the account (3016)')`, 10*time.Second)
+	// Its recipients are prepared, so the start time can no longer move: the
+	// button is there for a paused campaign, and the refusal is shown.
+	until(t, ctx, "reschedule enabled when paused", `!document.querySelector('#btn-reschedule').disabled`, 10*time.Second)
+	step(t, ctx, "reschedule", chromedp.Click(chromedp.ID("btn-reschedule")))
+	until(t, ctx, "the refusal is shown", `document.querySelector('#action-msg').className === 'error' &&
+		document.querySelector('#action-msg').textContent.includes('startAt can no longer change')`, 10*time.Second)
 }
 
 // failedOne makes a running campaign of three recipients, one of them FAILED
