@@ -44,14 +44,34 @@ func (b BearerTokens) Valid(header string) bool {
 	return match == 1
 }
 
-// requireAdmin answers 401 unless the request carries one of the admin tokens.
+// requireAdmin answers 401 unless the request carries one of the admin
+// tokens or the cookie of a live dashboard session; a request that brings an
+// Authorization header is judged by it alone. A write made with the cookie
+// must also pass checkCookieWrite (403 otherwise).
 func (s *Server) requireAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.tokens.Valid(r.Header.Get("Authorization")) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-			s.writeError(w, r, errUnauthorized)
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			if !s.tokens.Valid(auth) {
+				s.unauthorized(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		sess, ok := s.sessionOf(r)
+		if !ok {
+			s.unauthorized(w, r)
+			return
+		}
+		if err := checkCookieWrite(r, sess); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	s.writeError(w, r, errUnauthorized)
 }

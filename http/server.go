@@ -1,7 +1,9 @@
 // Package http is herald's REST admin API over net/http: the server that
 // exposes a herald.Store, and a typed Client of that API for the CLI.
 //
-// Routes under /v1 need "Authorization: Bearer <admin token>":
+// Routes under /v1 need "Authorization: Bearer <admin token>" or the
+// dashboard's session cookie (see session.go; cookie writes also need the
+// same origin and X-CSRF-Token):
 //
 //	POST  /v1/members/import              text/csv or application/x-ndjson, streamed
 //	PUT   /v1/members/{id}                GET /v1/members/{id}
@@ -12,15 +14,22 @@
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //
-// GET /healthz, /readyz and /metrics need no token. Every error is
-// {"error": {"code", "message", "field"}}; see Error.
+//	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
+//
+// GET / and /campaigns/{id} serve the web dashboard (401 and the sign-in
+// form without a session), /assets/* its script and style. GET /healthz,
+// /readyz, /metrics and /openapi.json (the OpenAPI 3.1 description of all
+// of this) need no token. Every error is {"error": {"code", "message",
+// "field"}}; see Error.
 package http
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +60,9 @@ type ServerConfig struct {
 	// Registry receives the server's metrics and is served on /metrics.
 	// NewRegistry gives one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// SessionTTL is how long a dashboard sign-in lasts; DefaultSessionTTL
+	// when zero.
+	SessionTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -67,6 +79,8 @@ type Server struct {
 	metrics     *metrics
 	now         func() time.Time
 	mux         *http.ServeMux
+	sessions    *sessions
+	patterns    []string // every pattern on mux, in registration order
 	readyMu     sync.Mutex
 	ready       []readyCheck
 }
@@ -104,6 +118,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if s.tokens.Len() == 0 {
 		return nil, herald.Invalid("adminTokens", "at least one non-empty admin token is required")
 	}
+	s.sessions = newSessions(s.tokens, cmp.Or(cfg.SessionTTL, DefaultSessionTTL))
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,9 +143,15 @@ func orDefault[T int | int64](v, def T) T {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.Handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
+
+	s.Handle("POST /v1/session", http.HandlerFunc(s.signIn))
+	s.Handle("GET /v1/session", http.HandlerFunc(s.getSession))
+	s.Handle("DELETE /v1/session", http.HandlerFunc(s.signOut))
+	s.dashboardRoutes()
 
 	s.admin("POST /v1/members/import", s.importMembers)
 	s.admin("PUT /v1/members/{id}", s.putMember)
@@ -160,11 +181,20 @@ func (s *Server) Handler() http.Handler {
 // bring their own (the report webhook). It is instrumented like the rest.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
 }
 
-// HandleAdmin mounts h at pattern behind the admin bearer tokens.
+// HandleAdmin mounts h at pattern behind the admin bearer tokens (or a
+// dashboard session; see requireAdmin).
 func (s *Server) HandleAdmin(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.requireAdmin(h))
+	s.Handle(pattern, s.requireAdmin(h))
+}
+
+// Patterns lists every route pattern mounted so far ("GET /v1/campaigns",
+// …), in the order they were mounted: what the OpenAPI test checks the
+// document against. Call it once mounting is done, not concurrently.
+func (s *Server) Patterns() []string {
+	return slices.Clone(s.patterns)
 }
 
 func (s *Server) admin(pattern string, h http.HandlerFunc) {
@@ -257,4 +287,7 @@ func (w *statusWriter) code() int {
 var (
 	errUnauthorized = apiError(http.StatusUnauthorized, CodeUnauthorized, "a valid admin bearer token is required")
 	errUnavailable  = apiError(http.StatusServiceUnavailable, CodeUnavailable, "the database is not reachable")
+	errBadSignIn    = apiError(http.StatusUnauthorized, CodeUnauthorized, "that is not an admin token")
+	errCrossOrigin  = apiError(http.StatusForbidden, CodeForbidden, "requests signed in with the session cookie must come from the dashboard's own origin")
+	errCSRF         = apiError(http.StatusForbidden, CodeForbidden, "the "+CSRFHeader+" header is missing or does not match the session")
 )

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,8 +32,11 @@ type demoConfig struct {
 	JSON         bool
 	Listen       string
 	ReportSecret string
-	Send         sendConfig
-	Timeout      time.Duration
+	// AdminToken lets a person sign in to the dashboard while the demo runs;
+	// random (and unknown) when empty.
+	AdminToken string
+	Send       sendConfig
+	Timeout    time.Duration
 	// Latency, LatencyTail and TailRate shape the built-in mock's answers.
 	Latency, LatencyTail time.Duration
 	TailRate             float64
@@ -49,6 +53,8 @@ func (c demoConfig) Validate() error {
 		return herald.Invalid("tps", "must be at least 1")
 	case c.Send.ProviderURL != "" && c.ReportSecret == "":
 		return herald.Invalid("report-secret", "is required with --provider-url: the provider signs its reports with it")
+	case c.AdminToken != "" && len(c.AdminToken) < 16:
+		return herald.Invalid("admin-token", "must be at least 16 characters")
 	}
 	return c.Send.Validate()
 }
@@ -83,6 +89,7 @@ func newDemoCmd() *cobra.Command {
 	f.BoolVar(&cfg.JSON, "json", false, "print the verdict as one JSON object")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "HOST:PORT of herald's HTTP server (the provider posts reports to /v1/reports there)")
 	f.StringVar(&cfg.ReportSecret, "report-secret", "", "secret the external provider signs reports with (with --provider-url)")
+	f.StringVar(&cfg.AdminToken, "admin-token", "", "admin token to sign in to the dashboard at http://<listen>/ while the demo runs (default: random, no sign-in)")
 	f.DurationVar(&cfg.Latency, "latency", 0, "built-in mock: median answer time (uniform ± half of it)")
 	f.DurationVar(&cfg.LatencyTail, "latency-tail", time.Second, "built-in mock: answer time of the long tail")
 	f.Float64Var(&cfg.TailRate, "latency-tail-rate", 0, "built-in mock: share of answers in the long tail (0.01 gives a p99 near --latency-tail)")
@@ -146,6 +153,9 @@ func (d *demo) run(ctx context.Context, progress io.Writer) (verdict, error) {
 		return verdict{}, err
 	}
 	defer stopAPI()
+	if d.cfg.AdminToken != "" {
+		fmt.Fprintf(progress, "dashboard: %s/ (sign in with your --admin-token)\n", d.apiURL)
+	}
 	camp, err := d.seed(ctx)
 	if err != nil {
 		return verdict{}, err
@@ -270,7 +280,7 @@ func printJSON(w io.Writer, v any) {
 // and returns how to stop it and how full the report queue is.
 func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Registry) (func(), func() float64, error) {
 	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{
-		Store: d.store, AdminTokens: []string{randomHex(16)}, Logger: d.log, Registry: reg,
+		Store: d.store, AdminTokens: []string{cmp.Or(d.cfg.AdminToken, randomHex(16))}, Logger: d.log, Registry: reg,
 	})
 	if err != nil {
 		return nil, nil, err

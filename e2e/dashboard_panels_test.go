@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	herald "github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// contractRoutes stand in for the failures, recipient-detail and retry
+// routes of the shared contract (docs: BRIEF "Shared contracts"), which
+// other branches build, so that the dashboard's panels for them are driven
+// in a browser here. Once those routes are merged, this test should mount
+// the real ones instead.
+func contractRoutes(t *testing.T, api *heraldhttp.Server, store *sqlite.Store) {
+	writeJSON := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	api.HandleAdmin("GET /v1/campaigns/{id}/failures", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"failures": []map[string]any{
+			{"code": "63019", "state": "FAILED", "count": 1, "ko": "카카오톡 사용자가 아님", "en": "not a KakaoTalk user", "retryable": true}}})
+	}))
+	api.HandleAdmin("GET /v1/campaigns/{id}/recipients/{rid}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		rid, _ := strconv.ParseInt(r.PathValue("rid"), 10, 64)
+		rs, err := store.ListRecipients(r.Context(), id, rid-1, 1)
+		if err != nil || len(rs) != 1 || rs[0].ID != rid {
+			writeJSON(w, 404, map[string]any{"error": map[string]string{"code": "not_found", "message": "no such recipient"}})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"recipient": rs[0],
+			"message": map[string]any{"title": "배송 시작", "text": "김민준님, 주문하신 상품이 발송되었습니다.",
+				"buttons": []map[string]string{{"type": "WL", "name": "배송 조회"}}},
+			"history": []map[string]any{
+				{"at": "2026-03-01T09:00:01Z", "event": "sent", "detail": "accepted"},
+				{"at": "2026-03-01T09:00:03Z", "event": "report", "detail": "63019"}}})
+	}))
+	api.HandleAdmin("POST /v1/campaigns/{id}/retry", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		src, err := store.GetCampaign(r.Context(), id)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		src.Name += " (retry)"
+		c, err := store.CreateCampaign(r.Context(), src)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		writeJSON(w, 201, map[string]any{"id": c.ID, "name": c.Name, "state": c.State, "retryOf": id})
+	}))
+}
+
+// The panels that read the failures, recipient-detail and retry routes
+// show what those routes answer: failure meanings in both languages, the
+// message as sent and its history, the retry button; and a campaign the
+// dispatcher paused shows why.
+func TestDashboardPanelsInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	t.Parallel()
+	ctx := browser(t, "ko-KR")
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	camp := failedOne(t, store)
+	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: store, AdminTokens: []string{adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contractRoutes(t, api, store)
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+
+	step(t, ctx, "sign in", chromedp.Navigate(fmt.Sprintf("%s/campaigns/%d", srv.URL, camp.ID)),
+		chromedp.WaitVisible(chromedp.ID("token")), chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.ID("signin-submit")), chromedp.WaitVisible(chromedp.ID("c-done")))
+	// A browser asking for Korean gets Korean first.
+	until(t, ctx, "the failure reasons in Korean", `document.documentElement.lang === 'ko' &&
+		(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('카카오톡 사용자가 아님')`, 15*time.Second)
+	step(t, ctx, "switch to English", chromedp.Click(chromedp.ID("lang")))
+	until(t, ctx, "the failure reasons in English", `(document.querySelector('#failure-rows tr[data-code="63019"]') || {textContent: ''}).textContent.includes('not a KakaoTalk user')`, 15*time.Second)
+
+	step(t, ctx, "search by member id", chromedp.SetValue(chromedp.ID("search-by"), "member"),
+		chromedp.SetValue(chromedp.ID("search-q"), "member-1"), chromedp.Click(chromedp.ID("search-submit")))
+	until(t, ctx, "the message as sent", `(document.querySelector('#message-text') || {textContent: ''}).textContent === '김민준님, 주문하신 상품이 발송되었습니다.'`, 10*time.Second)
+	if n := eval[int](t, ctx, `document.querySelectorAll('#history tr').length`); n != 2 {
+		t.Errorf("history shows %d events, want 2", n)
+	}
+
+	until(t, ctx, "the retry button", `!document.querySelector('#btn-retry').hidden`, 10*time.Second)
+	step(t, ctx, "retry the failed", chromedp.Click(chromedp.ID("btn-retry")))
+	until(t, ctx, "the new campaign's page", fmt.Sprintf(`location.pathname === '/campaigns/%d' && document.querySelector('#c-name').textContent.endsWith('(retry)')`, camp.ID+1), 10*time.Second)
+
+	if _, err := store.HaltCampaign(t.Context(), camp.ID, herald.CampaignPaused, "the provider refused the account (3016)", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "open the paused campaign", chromedp.Navigate(fmt.Sprintf("%s/campaigns/%d", srv.URL, camp.ID)), chromedp.WaitVisible(chromedp.ID("c-done")))
+	until(t, ctx, "the pause reason", `!document.querySelector('#c-reason').hidden && document.querySelector('#c-reason').textContent.includes('refused the account (3016)')`, 10*time.Second)
+	// Its recipients are prepared, so the start time can no longer move: the
+	// button is there for a paused campaign, and the refusal is shown.
+	until(t, ctx, "reschedule enabled when paused", `!document.querySelector('#btn-reschedule').disabled`, 10*time.Second)
+	step(t, ctx, "reschedule", chromedp.Click(chromedp.ID("btn-reschedule")))
+	until(t, ctx, "the refusal is shown", `document.querySelector('#action-msg').className === 'error' &&
+		document.querySelector('#action-msg').textContent.includes('startAt can no longer change')`, 10*time.Second)
+}
+
+// failedOne makes a running campaign of three recipients, one of them FAILED
+// with 63019, through the store's own claim and record.
+func failedOne(t *testing.T, store *sqlite.Store) herald.Campaign {
+	t.Helper()
+	ctx, now := t.Context(), time.Now().UTC()
+	var ms []herald.Member
+	for i := range 3 {
+		ms = append(ms, herald.Member{ID: fmt.Sprintf("member-%d", i), Phone: fmt.Sprintf("0101234567%d", i), Name: "김민준", Status: herald.MemberActive, UpdatedAt: now})
+	}
+	if _, err := store.UpsertMembers(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateTemplate(ctx, herald.Template{Code: "T", SenderKey: "sk", Status: herald.TemplateApproved, Text: "#{name}님", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.CreateCampaign(ctx, herald.Campaign{Name: "panels", TemplateCode: "T", Audience: herald.Audience{All: true}, TPS: 10,
+		StartAt: now, State: herald.CampaignScheduled, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AcquireCampaignLease(ctx, "test", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PrepareRecipients(ctx, c.ID, "test", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Heartbeat(ctx, "test", now); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := store.ClaimRecipients(ctx, herald.ClaimParams{CampaignID: c.ID, Limit: 1, Owner: "test", Now: now, LeaseUntil: now.Add(time.Minute)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", rs, err)
+	}
+	err = store.RecordOutcomes(ctx, []herald.RecipientUpdate{{ID: rs[0].ID, Owner: "test", Token: rs[0].ClaimToken,
+		State: herald.RecipientFailed, ResultCode: "63019", ResultText: "NotKakaoUser", At: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
