@@ -20,6 +20,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/mockprovider"
 )
 
 // TestChaos sends one campaign from one `herald serve` (SQLite) through a
@@ -132,45 +133,8 @@ var serveHelp = sync.OnceValue(func() string {
 
 func serveHasFlag(name string) bool { return strings.Contains(serveHelp(), "--"+name+" ") }
 
-// chaosStats is the part of the mock's GET /mock/stats the chaos test reads.
-type chaosStats struct {
-	Requests                   int64    `json:"requests"`
-	Accepted                   int64    `json:"accepted"`
-	Replayed                   int64    `json:"replayed"`
-	RefusedRateLimit           int64    `json:"refused_rate_limit"`
-	RateLimitedRequests        int64    `json:"rate_limited_requests"`
-	RefusedOther               int64    `json:"refused_other"`
-	BadRequests                int64    `json:"bad_requests"`
-	UniqueRecipients           int      `json:"unique_recipients"`
-	DuplicateRecipients        int      `json:"duplicate_recipients"`
-	DuplicateRecipientExamples []string `json:"duplicate_recipient_examples"`
-	UniqueRefs                 int      `json:"unique_refs"`
-	DuplicateRefs              int      `json:"duplicate_refs"`
-	DuplicateRefExamples       []string `json:"duplicate_ref_examples"`
-	MaxWindow                  int      `json:"max_window"`
-	WindowsOverLimit           int64    `json:"windows_over_limit"`
-	ReportsSent                int64    `json:"reports_sent"`
-	ReportsAcked               int64    `json:"reports_acked"`
-	ReportsRetried             int64    `json:"reports_retried"`
-	ReportsGivenUp             int64    `json:"reports_given_up"`
-	ReportsDropped             int64    `json:"reports_dropped"`
-	ReportsQueued              int      `json:"reports_queued"`
-	BrownoutPhase              string   `json:"brownout_phase"`
-	Brownout                   *struct {
-		State  string `json:"state"`
-		Phases []struct {
-			Kind          string `json:"kind"`
-			Duration      string `json:"duration"`
-			Requests      int64  `json:"requests"`
-			Accepted      int64  `json:"accepted"`
-			Held          int64  `json:"held"`
-			HeldAbandoned int64  `json:"held_abandoned"`
-			RateLimited   int64  `json:"rate_limited"`
-			ConnsClosed   int64  `json:"conns_closed"`
-			Dropped       int64  `json:"dropped"`
-		} `json:"phases"`
-	} `json:"brownout"`
-}
+// chaosStats is the mock's GET /mock/stats.
+type chaosStats = mockprovider.Stats
 
 // getChaosStats reads the mock's count once (it fails while the port is shut).
 func getChaosStats(addr string) (chaosStats, error) {
