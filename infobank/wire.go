@@ -39,7 +39,8 @@ const (
 	CodeBadMsgType    = "A523"
 	CodeBadButtonType = "A524"
 	CodeBadButtonName = "A525"
-	CodeBadReportID   = "A802"
+	CodeNoPolling     = "A801" // HTTP 400: the API key takes reports by webhook, not polling
+	CodeBadReportID   = "A802" // HTTP 403: unknown or already acknowledged reportId
 	CodeUnauthorized  = "A401"
 	CodeNotFound      = "A404"
 	CodeTooLarge      = "A413"

@@ -27,6 +27,12 @@ const (
 	FormatSeed  = "seed"
 )
 
+// Ways to answer a rate refusal (A020).
+const (
+	RateLimitAs429 = "429" // HTTP 429, as documented
+	RateLimitIn200 = "200" // inside an HTTP 200, as the official SDK's test fake answers
+)
+
 // Limits on the configuration.
 const (
 	MaxTPS = 1_000_000
@@ -96,6 +102,14 @@ type Config struct {
 	// the client's timeout (herald's default is 10 s) makes it time out.
 	HoldAnswer time.Duration
 
+	// APIRate is how many non-send requests (inquiry, polling, ack,
+	// templates) the account may make in any trailing second, independent
+	// of TPS; beyond, they are answered A020. 0 means no limit.
+	APIRate int
+	// RateLimitAnswer is RateLimitAs429 or RateLimitIn200: how an A020
+	// refusal is answered, for sends and the other APIs alike.
+	RateLimitAnswer string
+
 	// MaxBody limits a request body in bytes.
 	MaxBody int64
 	// StatsSeconds is how many seconds of per-second counts are kept.
@@ -110,6 +124,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		TPS:               200,
+		APIRate:           5,
+		RateLimitAnswer:   RateLimitAs429,
 		Reports:           ReportsPolling,
 		ReportFormat:      FormatBizgo,
 		ReportDelay:       100 * time.Millisecond,
@@ -143,6 +159,12 @@ func (c Config) Validate() error {
 	}
 	if err := checkBrownout(c); err != nil {
 		return err
+	}
+	if c.APIRate < 0 {
+		return herald.Invalid("APIRate", "must not be negative")
+	}
+	if c.RateLimitAnswer != RateLimitAs429 && c.RateLimitAnswer != RateLimitIn200 {
+		return herald.Invalid("RateLimitAnswer", "must be %q or %q, not %q", RateLimitAs429, RateLimitIn200, c.RateLimitAnswer)
 	}
 	if c.MaxBody < 1024 {
 		return herald.Invalid("MaxBody", "must be at least 1024 bytes")

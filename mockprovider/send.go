@@ -65,8 +65,7 @@ func (s *Server) serveSend(w http.ResponseWriter, r *http.Request, req *infobank
 	}
 	a := s.ledger.Load().admit(req, p.valid, s.cfg.Now(), s.keys.make)
 	if a.rateLimited {
-		w.Header().Set("Retry-After", "1")
-		s.writeError(w, http.StatusTooManyRequests, infobank.CodeRateLimited, "Too many recipients per second", req.Ref)
+		s.writeRateLimited(w, "Too many recipients per second", req.Ref)
 		return
 	}
 	s.counts.refusedOther.Add(int64(len(req.Destinations) - len(p.valid)))

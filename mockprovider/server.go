@@ -27,6 +27,7 @@ type Server struct {
 	ledger   atomic.Pointer[ledger] // replaced whole by reset
 	store    *store
 	delivery *delivery
+	api      *apiLimit
 
 	gate  gate
 	brown brownout
@@ -63,7 +64,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		cfg: cfg, log: log, catalog: newCatalog(cfg.Templates),
 		dice: newDice(cfg.Seed), keys: newMsgKeys(),
 		store:    newStore(storeSize(cfg), cfg.Reports == ReportsPolling),
-		delivery: newDelivery(cfg, log),
+		delivery: newDelivery(cfg, log), api: newAPILimit(cfg.APIRate),
 		stopping: make(chan struct{}), firstAccept: make(chan struct{}),
 	}
 	s.ledger.Store(newLedger(cfg.TPS, cfg.StatsSeconds))
@@ -88,6 +89,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /mock/reset", s.handleReset)
 	s.mux.HandleFunc("POST /mock/brownout", s.handleBrownout)
 	s.mux.HandleFunc("GET /mock/brownout", s.handleBrownoutGet)
+	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
 // ServeHTTP implements http.Handler.

@@ -278,7 +278,7 @@ func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Re
 		return nil, nil, err
 	}
 	// Zero group-commit settings take the ingest package's defaults.
-	stopReports, backlog, err := startReports(ctx, reportConfig{Secret: d.cfg.ReportSecret}, d.store, d.log, reg, api)
+	stopReports, backlog, _, err := startReports(ctx, reportConfig{Secret: d.cfg.ReportSecret}, false, d.store, d.log, reg, api)
 	if err != nil {
 		return nil, nil, err
 	}

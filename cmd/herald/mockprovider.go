@@ -65,6 +65,8 @@ func newMockProviderCmd() *cobra.Command {
 func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
 	f.StringVar(&c.APIKey, "key", "", "API key expected in Authorization (empty: any)")
 	f.IntVar(&c.TPS, "tps", c.TPS, "recipients accepted in any trailing 1-second window")
+	f.IntVar(&c.APIRate, "api-rate", c.APIRate, "non-send requests (inquiry, polling, ack, templates) allowed in any trailing second, independent of --tps; beyond, A020 (0: no limit)")
+	f.StringVar(&c.RateLimitAnswer, "rate-limit-answer", c.RateLimitAnswer, "how A020 is answered: 429 (HTTP 429, documented) or 200 (inside an HTTP 200, as the official SDK's test fake does)")
 	f.DurationVar(&c.Latency, "latency", 0, "median answer time")
 	f.DurationVar(&c.LatencySpread, "latency-spread", 0, "answer time varies uniformly by ± this")
 	f.Float64Var(&c.TailRate, "latency-tail-rate", 0, "share of answers that take --latency-tail instead (a long tail)")
@@ -114,6 +116,7 @@ func (v *brownoutValue) Set(s string) error {
 // mockFlags names the flag of the Config fields whose name differs enough
 // for an error to be unclear.
 var mockFlags = map[string]string{
+	"APIRate": "api-rate", "RateLimitAnswer": "rate-limit-answer",
 	"Brownout": "brownout", "BrownoutAfter": "brownout-after", "BrownoutFrom": "brownout-from", "HoldAnswer": "hold-answer",
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
+	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/dispatch"
@@ -35,6 +36,8 @@ type sendConfig struct {
 	BreakerShare float64
 	Redis        string
 	Headroom     float64
+	// apiLimiter is shared with the other non-send API calls (serve sets it).
+	apiLimiter *rate.Limiter
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -89,6 +92,7 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
 		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
 		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare, Headroom: c.Headroom,
+		APILimiter: c.apiLimiter,
 	}
 	closeRedis := func() {}
 	if c.Redis != "" {
