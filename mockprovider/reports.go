@@ -28,7 +28,7 @@ func (s *Server) emitReports(req *infobank.SendRequest, p plan, a admission) {
 func (s *Server) reportsFor(req *infobank.SendRequest, d infobank.Destination, text, msgKey string, at, due time.Time) []herald.Report {
 	alim := req.MessageFlow[0].Alimtalk
 	code := s.cfg.resultFor(d.To)
-	if !s.catalog.matches(alim.TemplateCode, text) {
+	if !s.catalog.Load().matches(alim.TemplateCode, text) {
 		code = codeMismatch
 	}
 	ref := d.Ref
