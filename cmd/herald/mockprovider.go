@@ -121,7 +121,7 @@ func (v *brownoutValue) Set(s string) error {
 var mockFlags = map[string]string{
 	"APIRate": "api-rate", "RateLimitAnswer": "rate-limit-answer", "DuplicateAnswer": "duplicate-answer",
 	"Inspection": "templates",
-	"Brownout": "brownout", "BrownoutAfter": "brownout-after", "BrownoutFrom": "brownout-from", "HoldAnswer": "hold-answer",
+	"Brownout":   "brownout", "BrownoutAfter": "brownout-after", "BrownoutFrom": "brownout-from", "HoldAnswer": "hold-answer",
 }
 
 // finishMockConfig applies what depends on other flags, then validates.
