@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
 )
 
@@ -108,16 +109,25 @@ func (s *Server) handleReplaceTemplates(w http.ResponseWriter, r *http.Request) 
 	}
 	ts, insp, err := ParseCatalog(body)
 	if err == nil {
-		c := s.cfg
-		c.Templates, c.Inspection = ts, insp
-		err = c.Validate()
+		err = s.ReplaceCatalog(ts, insp)
 	}
 	if err != nil {
 		s.writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	s.catalog.Store(newCatalog(ts, insp))
 	s.writeJSON(w, http.StatusOK, map[string]int{"templates": len(ts)})
+}
+
+// ReplaceCatalog replaces the template catalog and the inspection states,
+// as if Kakao had inspected templates meanwhile.
+func (s *Server) ReplaceCatalog(ts []herald.Template, insp map[string]string) error {
+	c := s.cfg
+	c.Templates, c.Inspection = ts, insp
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	s.catalog.Store(newCatalog(ts, insp))
+	return nil
 }
 
 // handleGetTemplates serves GET /mock/templates: the catalog as the
