@@ -179,17 +179,23 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	defer stopReports(context.Background()) // a no-op after the ordered shutdown below
 	apiLimiter := cfg.Provider.limiter()
 	cfg.Send.apiLimiter = apiLimiter
-	stopPolling := func() {}
-	if cfg.Provider.polling() {
+	stopPolling, stopSync := func() {}, func() {}
+	if cfg.Provider.polling() || cfg.Provider.TemplateSync > 0 {
 		client, err := apiClient(cfg.Send, logger)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		if stopPolling, err = startPolling(ctx, cfg.Provider, client, in, store, apiLimiter, cfg.Send.LeaseTTL, logger, reg); err != nil {
-			return err
+		if cfg.Provider.polling() {
+			if stopPolling, err = startPolling(ctx, cfg.Provider, client, in, store, apiLimiter, cfg.Send.LeaseTTL, logger, reg); err != nil {
+				return err
+			}
+			defer stopPolling()
 		}
-		defer stopPolling()
+		if cfg.Provider.TemplateSync > 0 {
+			stopSync = startTemplateSync(ctx, cfg.Provider.TemplateSync, client, store, cfg.Send.SenderKey, apiLimiter, logger)
+			defer stopSync()
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -217,6 +223,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	stopPolling() // a batch cut short is not acknowledged: it comes back
+	stopSync()
 	if err := stopSending(sctx); err != nil {
 		logger.Warn("in-flight sends cut short; they are settled after restart", "component", "serve", "err", err)
 	}
