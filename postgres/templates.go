@@ -40,7 +40,6 @@ func (s *Store) SaveTemplate(ctx context.Context, t herald.Template) (herald.Tem
 	return got, translate(err, fmt.Sprintf("template %q", t.Code))
 }
 
-
 // GetTemplate reads one template.
 func (s *Store) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
 	t, err := scanTemplate(s.pool.QueryRow(ctx, `SELECT `+templateColumns+` FROM templates WHERE code = $1`, code))
