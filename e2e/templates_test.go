@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -166,4 +167,61 @@ func containsAll(s string, parts ...string) bool {
 
 func isInvalid(err error, word string) bool {
 	return err != nil && strings.Contains(err.Error(), word)
+}
+
+// TestAccountGatingPauses: a provider that refuses the account's setup —
+// a sender key not the account's (A502), an unregistered fallback number
+// (A327), a template not approved (A505) — pauses the campaign with the
+// reason; no recipient is failed for it.
+func TestAccountGatingPauses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs processes")
+	}
+	t.Parallel()
+	cases := []struct {
+		name     string
+		mockArgs []string
+		serve    []string
+		code     string
+	}{
+		{"sender key not owned", []string{"--sender-keys", "OTHER"}, nil, "A502"},
+		{"unregistered sender number", []string{"--registered-from", "0212345678"}, []string{"--fallback-from", "0299999999"}, "A327"},
+		{"template not approved", []string{"--templates", "INSPECTING"}, nil, "A505"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mockArgs := tc.mockArgs
+			if mockArgs[0] == "--templates" {
+				catalog := filepath.Join(t.TempDir(), "catalog.yaml")
+				os.WriteFile(catalog, []byte("- code: E2E\n  text: \"#{name}님, 주문 #{order}번이 발송되었습니다.\"\n  inspectionStatus: REQ\n"), 0o644)
+				mockArgs = []string{"--templates", catalog}
+			}
+			mockAddr, serveAddr := freeAddr(t), freeAddr(t)
+			start(t, mockAddr, append([]string{"mock-provider", "--listen", mockAddr, "--key", apiKey, "--log-level", "warn",
+				"--report-url", "http://" + serveAddr + "/v1/reports", "--report-secret", secret}, mockArgs...)...)
+			start(t, serveAddr, append([]string{"serve", "--db", "sqlite:" + t.TempDir() + "/herald.db", "--listen", serveAddr,
+				"--admin-token", adminToken, "--provider-url", "http://" + mockAddr, "--provider-key", apiKey,
+				"--report-secret", secret, "--log-level", "warn"}, tc.serve...)...)
+			client := heraldhttp.NewClient("http://"+serveAddr, adminToken)
+			camp := seed(t, client, 50, 100)
+			deadline := time.Now().Add(time.Minute)
+			for {
+				c, err := client.GetCampaign(t.Context(), camp.ID)
+				if err == nil && c.State == herald.CampaignPaused {
+					if !strings.Contains(c.Reason, tc.code) {
+						t.Fatalf("paused with reason %q, want %s named", c.Reason, tc.code)
+					}
+					if c.Counts[herald.RecipientFailed] != 0 || c.Counts[herald.RecipientAccepted] != 0 {
+						t.Fatalf("recipients touched by an account refusal: %v", c.Counts)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("campaign not paused: %+v %v", c, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
 }
