@@ -44,6 +44,11 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"listen":       func(c *serveConfig) { c.Listen = "8080" },
 		"provider-key": func(c *serveConfig) { c.Send.ProviderURL = "https://mars.ibapi.kr" },
 		"provider-url": func(c *serveConfig) { c.Send.ProviderURL = "mars.ibapi.kr" },
+		"reports":      func(c *serveConfig) { c.Provider.Reports = "email" },
+		"api-rate":     func(c *serveConfig) { c.Provider.APIRate = 6 },
+		"sender-key": func(c *serveConfig) {
+			c.Send.ProviderURL, c.Send.ProviderKey, c.Provider.TemplateSync = "https://mars.ibapi.kr", "k", time.Minute
+		},
 	}
 	for field, change := range cases {
 		c := good

@@ -43,8 +43,20 @@ func (c *providerAPIConfig) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&c.TemplateSync, "template-sync-interval", 0, "pull the sender key's templates from the provider this often (0: off; see herald templates sync)")
 }
 
+// withDefaults fills the zero values (a config not made from the flags).
+func (c providerAPIConfig) withDefaults() providerAPIConfig {
+	if c.Reports == "" {
+		c.Reports = reportsWebhook
+	}
+	if c.APIRate == 0 {
+		c.APIRate = DefaultAPIRate
+	}
+	return c
+}
+
 // Validate names the flag at fault; send is the provider's configuration.
-func (c providerAPIConfig) Validate(send sendConfig, reports reportConfig) error {
+func (c providerAPIConfig) Validate(send sendConfig) error {
+	c = c.withDefaults()
 	switch c.Reports {
 	case reportsWebhook, reportsPolling:
 	default:
@@ -72,7 +84,7 @@ func (c providerAPIConfig) polling() bool { return c.Reports == reportsPolling }
 
 // limiter is the one limiter of every non-send API call of the process.
 func (c providerAPIConfig) limiter() *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(c.APIRate), 1)
+	return rate.NewLimiter(rate.Limit(c.withDefaults().APIRate), 1)
 }
 
 // apiClient is a provider client for the non-send APIs, with a small pool

@@ -112,7 +112,7 @@ func (c serveConfig) Validate() error {
 	if err := c.Send.Validate(); err != nil {
 		return err
 	}
-	if err := c.Provider.Validate(c.Send, c.Reports); err != nil {
+	if err := c.Provider.Validate(c.Send); err != nil {
 		return err
 	}
 	return c.Reports.Validate()
