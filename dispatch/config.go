@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/pace"
 )
@@ -68,11 +66,6 @@ type Config struct {
 	InquireAfter    time.Duration
 	InquiryInterval time.Duration
 	InquiryRate     float64
-	// APILimiter, when set, is the limiter every non-send API call of the
-	// process shares (inquiry, report polling, templates): the provider
-	// allows about 5 such requests per second per account, together.
-	// Inquiry waits on it after its own InquiryRate.
-	APILimiter *rate.Limiter
 	// FallbackFrom is the SMS callback number; empty sends no fallback.
 	FallbackFrom string
 	// SenderPacer, when set, gives the limiter of one sender key shared by

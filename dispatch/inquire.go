@@ -38,9 +38,6 @@ func (d *Dispatcher) inquire(ctx context.Context, limiter *rate.Limiter, rows []
 		if limiter.Wait(ctx) != nil {
 			continue
 		}
-		if shared := d.cfg.APILimiter; shared != nil && shared.Wait(ctx) != nil {
-			continue
-		}
 		reports, err := d.provider.Inquire(ctx, r.MsgKey)
 		if err != nil {
 			d.logErr(ctx, "report inquiry", err, "msg_key", r.MsgKey)

@@ -83,6 +83,13 @@ type envelope interface {
 // call runs a request whose 200 answer carries data.code A000 and decodes
 // it into out.
 func (c *Client) call(ctx context.Context, method, path string, out envelope) error {
+	if l := c.cfg.APILimiter; l != nil {
+		release, err := l.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		defer release()
+	}
 	x := c.do(ctx, method, path, nil)
 	if x.err != nil {
 		return fmt.Errorf("%s %s: %s", method, path, errorText(x.err))

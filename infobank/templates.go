@@ -43,25 +43,15 @@ func (t ProviderTemplate) Template() herald.Template {
 	return herald.Template{Code: t.Code, SenderKey: t.SenderKey, Text: t.Text, Title: t.Title, Buttons: t.Buttons, Status: t.Status()}
 }
 
-// Waiter paces calls (a *rate.Limiter): the non-send APIs share a limit.
-type Waiter interface {
-	Wait(ctx context.Context) error
-}
-
 // ListTemplates reads every AlimTalk template of senderKey, a page of 100
-// at a time (offset counts templates), waiting on limit before each call
-// when it is not nil. It stops at a page shorter than asked for.
-func (c *Client) ListTemplates(ctx context.Context, senderKey string, limit Waiter) ([]ProviderTemplate, error) {
+// at a time (offset counts templates), under Config.APILimiter. It stops
+// at a page shorter than asked for.
+func (c *Client) ListTemplates(ctx context.Context, senderKey string) ([]ProviderTemplate, error) {
 	if senderKey == "" {
 		return nil, herald.Invalid("senderKey", "is required")
 	}
 	var out []ProviderTemplate
 	for offset := 0; ; {
-		if limit != nil {
-			if err := limit.Wait(ctx); err != nil {
-				return nil, err
-			}
-		}
 		q := url.Values{"senderKey": {senderKey}, "offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(MaxTemplatePage)}}
 		var resp TemplateListResponse
 		if err := c.call(ctx, http.MethodGet, PathTemplateList+"?"+q.Encode(), &resp); err != nil {

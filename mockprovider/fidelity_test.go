@@ -209,7 +209,7 @@ func TestTemplateAPIPagesAndStates(t *testing.T) {
 	}
 	ts = append(ts, herald.Template{Code: "OTHER", SenderKey: "SK2", Text: "x"})
 	m := startMock(t, func(c *mockprovider.Config) { c.Templates, c.Inspection = ts, insp })
-	got, err := newClient(t, m.url).ListTemplates(t.Context(), "SK", nil)
+	got, err := newClient(t, m.url).ListTemplates(t.Context(), "SK")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestTemplateAPIPagesAndStates(t *testing.T) {
 		t.Fatalf("PUT /mock/templates: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	got, err = newClient(t, m.url).ListTemplates(t.Context(), "SK", nil)
+	got, err = newClient(t, m.url).ListTemplates(t.Context(), "SK")
 	if err != nil || len(got) != 1 || got[0].Status() != herald.TemplateApproved || got[0].Text != "new" {
 		t.Fatalf("after the change: %+v, %v", got, err)
 	}

@@ -6,13 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/heraldhq/herald/infobank"
 )
 
 func TestBackoff(t *testing.T) {
-	p := &Poller{cfg: Config{Owner: "x", Limiter: rate.NewLimiter(1, 1), BackoffMin: time.Second, BackoffMax: 8 * time.Second}.withDefaults()}
+	p := &Poller{cfg: Config{Owner: "x", BackoffMin: time.Second, BackoffMax: 8 * time.Second}.withDefaults()}
 	plain := errors.New("connection refused")
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 30: 8 * time.Second} {
 		for range 20 {

@@ -6,10 +6,10 @@
 // provider hand the batch out again: a harmless duplicate, never a loss.
 //
 // One process polls at a time (a lease in the database, the same
-// leadership rows as the sender keys under a key of its own), and every
-// call waits on the limiter shared by all non-send APIs (the provider
+// leadership rows as the sender keys under a key of its own). The provider
 // allows 5 requests per second for inquiry, polling, ack and templates
-// together).
+// together: the Source keeps that limit (an *infobank.Client whose
+// Config.APILimiter is shared by every client of the process).
 package reportpoll
 
 import (
@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
@@ -69,9 +68,6 @@ type Leases interface {
 type Config struct {
 	// Owner names this process in the lease; unique per process.
 	Owner string
-	// Limiter is shared by every non-send API call of the process
-	// (inquiry, polling, ack, templates). Required.
-	Limiter *rate.Limiter
 	// LeaseTTL is how long a silent poller keeps the lease; it heartbeats
 	// every LeaseTTL/5.
 	LeaseTTL time.Duration
@@ -125,8 +121,6 @@ func New(cfg Config, src Source, sub Submitter, leases Leases, log *slog.Logger,
 	switch {
 	case cfg.Owner == "":
 		return nil, herald.Invalid("owner", "is required")
-	case cfg.Limiter == nil:
-		return nil, herald.Invalid("limiter", "is required: the provider's non-send APIs share one limit")
 	case src == nil || sub == nil || leases == nil:
 		return nil, herald.Invalid("poller", "needs a source, a submitter and a lease store")
 	case cfg.LeaseTTL < 0 || cfg.Idle < 0 || cfg.BackoffMin < 0 || cfg.BackoffMax < cfg.BackoffMin:
@@ -185,9 +179,6 @@ func (p *Poller) Run(ctx context.Context) error {
 // once polls one batch, makes it durable and acknowledges it; it returns
 // the number of reports in the batch.
 func (p *Poller) once(ctx context.Context) (int, error) {
-	if err := p.cfg.Limiter.Wait(ctx); err != nil {
-		return 0, err
-	}
 	b, err := p.src.Poll(ctx)
 	p.metrics.calls.WithLabelValues("poll", outcome(err)).Inc()
 	if err != nil {
@@ -202,9 +193,6 @@ func (p *Poller) once(ctx context.Context) (int, error) {
 	}
 	if err := p.submitAll(ctx, b.Reports); err != nil {
 		return 0, fmt.Errorf("batch %s not stored, not acknowledged: %w", b.ReportID, err)
-	}
-	if err := p.cfg.Limiter.Wait(ctx); err != nil {
-		return 0, err
 	}
 	err = p.src.Ack(ctx, b.ReportID)
 	p.metrics.calls.WithLabelValues("ack", outcome(err)).Inc()

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
@@ -22,8 +20,24 @@ import (
 
 const key = "poll-test-key"
 
-// startMock runs the mock provider with reports kept for polling.
+// startMock runs the mock provider with reports kept for polling; the
+// client has no limiter of its own.
 func startMock(t *testing.T, edit func(*mockprovider.Config)) (*mockprovider.Server, *infobank.Client) {
+	m, url := startMockURL(t, edit)
+	return m, newClient(t, url, nil)
+}
+
+func newClient(t *testing.T, url string, lim *infobank.APILimiter) *infobank.Client {
+	t.Helper()
+	c, err := infobank.New(infobank.Config{BaseURL: url, APIKey: key, APILimiter: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func startMockURL(t *testing.T, edit func(*mockprovider.Config)) (*mockprovider.Server, string) {
 	t.Helper()
 	cfg := mockprovider.DefaultConfig()
 	cfg.APIKey, cfg.LogEvery, cfg.TPS, cfg.ReportDelay = key, 0, 100_000, 0
@@ -44,12 +58,7 @@ func startMock(t *testing.T, edit func(*mockprovider.Config)) (*mockprovider.Ser
 		m.Stop(ctx)
 		ts.Close()
 	})
-	c, err := infobank.New(infobank.Config{BaseURL: ts.URL, APIKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return m, c
+	return m, ts.URL
 }
 
 // sendAll sends n recipients (200 per request); every one gets a report,
@@ -175,8 +184,8 @@ func (w *watchedSource) Ack(ctx context.Context, reportID string) error {
 	return err
 }
 
-func fastConfig(owner string, lim *rate.Limiter) reportpoll.Config {
-	return reportpoll.Config{Owner: owner, Limiter: lim, LeaseTTL: time.Second, Idle: 10 * time.Millisecond,
+func fastConfig(owner string) reportpoll.Config {
+	return reportpoll.Config{Owner: owner, LeaseTTL: time.Second, Idle: 10 * time.Millisecond,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, SubmitRetry: time.Millisecond}
 }
 
@@ -204,7 +213,7 @@ func TestPollerAcknowledgesOnlyDurableBatches(t *testing.T) {
 	sub := &flakySubmitter{next: newIngest(t, store), led: led}
 	sub.down.Store(true)
 	src := &watchedSource{next: client, led: led}
-	p, err := reportpoll.New(fastConfig("p1", rate.NewLimiter(rate.Inf, 1)), src, sub, store, nil, nil)
+	p, err := reportpoll.New(fastConfig("p1"), src, sub, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,13 +252,12 @@ func TestOnePollerAtATime(t *testing.T) {
 	_, client := startMock(t, nil)
 	store := newStore(t)
 	in := newIngest(t, store)
-	lim := rate.NewLimiter(rate.Inf, 1)
 	srcA, srcB := &watchedSource{next: client, led: newLedger()}, &watchedSource{next: client, led: newLedger()}
-	a, err := reportpoll.New(fastConfig("a", lim), srcA, in, store, nil, nil)
+	a, err := reportpoll.New(fastConfig("a"), srcA, in, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := reportpoll.New(fastConfig("b", lim), srcB, in, store, nil, nil)
+	b, err := reportpoll.New(fastConfig("b"), srcB, in, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,44 +280,52 @@ func TestOnePollerAtATime(t *testing.T) {
 	<-doneB
 }
 
-// The poller and any other user of the shared limiter together never ask
-// the provider more often than the limit in any second.
+// The poller and the inquiry path, on two clients sharing one limiter, never
+// ask the provider more often than the limit in any second, also when
+// requests are held up on the way (the mock answers slowly, and some
+// calls wait before they leave).
 func TestPollerKeepsTheSharedLimit(t *testing.T) {
 	t.Parallel()
-	m, client := startMock(t, func(c *mockprovider.Config) { c.APIRate = 5 })
+	m, url := startMockURL(t, func(c *mockprovider.Config) {
+		c.APIRate = infobank.MaxAPIRequests
+		c.Latency, c.LatencySpread = 0, 0
+	})
+	lim := infobank.NewAPILimiter(infobank.MaxAPIRequests) // no headroom: the slots alone must hold the limit
+	poller, inquirer := newClient(t, url, lim), newClient(t, url, lim)
 	store := newStore(t)
-	lim := rate.NewLimiter(4.5, 1)
-	cfg := fastConfig("p", lim)
+	cfg := fastConfig("p")
 	cfg.Idle = 0 // poll as fast as the limiter lets it
-	p, err := reportpoll.New(cfg, client, newIngest(t, store), store, nil, nil)
+	p, err := reportpoll.New(cfg, poller, newIngest(t, store), store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { p.Run(ctx) })
-	wg.Go(func() { // the inquiry path, on the same limiter
-		for lim.Wait(ctx) == nil {
-			client.Inquire(ctx, "20261125103000123ABCDEFGHIJKLMNO")
-		}
-	})
+	for range 3 { // the inquiry path, several at once
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				inquirer.Inquire(ctx, "20261125103000123ABCDEFGHIJKLMNO")
+			}
+		})
+	}
 	waitFor(t, "30 requests", func() bool { return m.Stats().APIRequests >= 30 })
 	cancel()
 	wg.Wait()
 	st := m.Stats()
-	if st.APIMaxWindow > 5 || st.APIRefusedRateLimit != 0 {
-		t.Fatalf("%d requests in one second (limit 5), %d refused", st.APIMaxWindow, st.APIRefusedRateLimit)
+	if st.APIMaxWindow > infobank.MaxAPIRequests || st.APIRefusedRateLimit != 0 {
+		t.Fatalf("%d requests in one second (limit %d), %d refused", st.APIMaxWindow, infobank.MaxAPIRequests, st.APIRefusedRateLimit)
 	}
 	if st.APIRequestsByKind["poll"] == 0 || st.APIRequestsByKind["inquiry"] == 0 {
 		t.Fatalf("both users should have had turns: %v", st.APIRequestsByKind)
 	}
 }
 
-func TestNewRequiresALimiter(t *testing.T) {
+func TestNewRequiresAnOwner(t *testing.T) {
 	t.Parallel()
-	_, err := reportpoll.New(reportpoll.Config{Owner: "x"}, &watchedSource{}, &flakySubmitter{}, newStore(t), nil, nil)
+	_, err := reportpoll.New(reportpoll.Config{}, &watchedSource{}, &flakySubmitter{}, newStore(t), nil, nil)
 	var inv *herald.InvalidError
-	if !errors.As(err, &inv) || inv.Field != "limiter" {
+	if !errors.As(err, &inv) || inv.Field != "owner" {
 		t.Fatalf("err = %v", err)
 	}
 }

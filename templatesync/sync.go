@@ -20,7 +20,7 @@ import (
 
 // Provider lists a sender key's templates; *infobank.Client implements it.
 type Provider interface {
-	ListTemplates(ctx context.Context, senderKey string, limit infobank.Waiter) ([]infobank.ProviderTemplate, error)
+	ListTemplates(ctx context.Context, senderKey string) ([]infobank.ProviderTemplate, error)
 }
 
 // Store is the part of herald.Store the sync uses.
@@ -36,9 +36,6 @@ type Options struct {
 	// differs from the provider's copy; without it the template is kept,
 	// marked as differing (it cannot be sent), and the diff reported.
 	Replace bool
-	// Limiter paces the template API calls (shared with the other
-	// non-send APIs); nil for none.
-	Limiter infobank.Waiter
 	Now     func() time.Time
 }
 
@@ -93,7 +90,7 @@ func Sync(ctx context.Context, p Provider, st Store, opt Options) (Result, error
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	remote, err := p.ListTemplates(ctx, opt.SenderKey, opt.Limiter)
+	remote, err := p.ListTemplates(ctx, opt.SenderKey)
 	if err != nil {
 		return Result{}, err
 	}

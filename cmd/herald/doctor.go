@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
@@ -106,7 +105,8 @@ which is then handed out again (nothing is acknowledged).`,
 // runDoctor runs every check; an error means a check could not run at all
 // (the database cannot be opened, say).
 func runDoctor(ctx context.Context, cfg doctorConfig) ([]check, error) {
-	client, err := infobank.New(infobank.Config{BaseURL: cfg.ProviderURL, APIKey: cfg.ProviderKey, Timeout: cfg.Timeout, MaxConns: 2})
+	client, err := infobank.New(infobank.Config{BaseURL: cfg.ProviderURL, APIKey: cfg.ProviderKey, Timeout: cfg.Timeout, MaxConns: 2,
+		APILimiter: infobank.NewAPILimiter(DefaultAPIRate)})
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func runDoctor(ctx context.Context, cfg doctorConfig) ([]check, error) {
 		return nil, err
 	}
 	defer store.Close()
-	d := &doctor{cfg: cfg, client: client, store: store, limit: rate.NewLimiter(DefaultAPIRate, 1)}
+	d := &doctor{cfg: cfg, client: client, store: store}
 	keyOK := d.checkKey(ctx)
 	if !keyOK {
 		return append(d.checks,
@@ -137,7 +137,6 @@ type doctor struct {
 	cfg    doctorConfig
 	client *infobank.Client
 	store  herald.Store
-	limit  *rate.Limiter
 	checks []check
 }
 
@@ -146,9 +145,6 @@ func (d *doctor) add(c check) { d.checks = append(d.checks, c) }
 // checkKey asks for the reports of a msgKey that cannot exist: any answer
 // but a gateway refusal shows the key (and this IP) accepted.
 func (d *doctor) checkKey(ctx context.Context) bool {
-	if err := d.limit.Wait(ctx); err != nil {
-		return false
-	}
 	_, err := d.client.Inquire(ctx, "herald-doctor-0000000000000000000")
 	var apiErr *infobank.APIError
 	switch {
@@ -190,7 +186,7 @@ func (d *doctor) checkTemplates(ctx context.Context) error {
 		return nil
 	}
 	for _, key := range sortedKeys(keys) {
-		remote, err := d.client.ListTemplates(ctx, key, d.limit)
+		remote, err := d.client.ListTemplates(ctx, key)
 		if err != nil {
 			c := check{Name: "sender key " + herald.KeyLabel(key), Result: checkFail, Detail: err.Error()}
 			if infobank.ErrorCode(err) == infobank.CodeBadSenderKey {
@@ -257,9 +253,6 @@ func (d *doctor) usedTemplates(ctx context.Context) ([]herald.Template, error) {
 
 // checkReportMethod polls once: a webhook key answers A801.
 func (d *doctor) checkReportMethod(ctx context.Context) {
-	if err := d.limit.Wait(ctx); err != nil {
-		return
-	}
 	_, err := d.client.Poll(ctx)
 	method := reportsPolling
 	switch {

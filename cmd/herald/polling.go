@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
-	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
@@ -82,21 +81,23 @@ func (c providerAPIConfig) Validate(send sendConfig) error {
 
 func (c providerAPIConfig) polling() bool { return c.Reports == reportsPolling }
 
-// limiter is the one limiter of every non-send API call of the process.
-func (c providerAPIConfig) limiter() *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(c.withDefaults().APIRate), 1)
+// limiter is the one limiter of every non-send API call of the process:
+// every provider client of serve gets it.
+func (c providerAPIConfig) limiter() *infobank.APILimiter {
+	return infobank.NewAPILimiter(c.withDefaults().APIRate)
 }
 
 // apiClient is a provider client for the non-send APIs, with a small pool
 // of its own so that polling never waits behind sends.
 func apiClient(send sendConfig, log *slog.Logger) (*infobank.Client, error) {
-	return infobank.New(infobank.Config{BaseURL: send.ProviderURL, APIKey: send.ProviderKey, MaxConns: 4, Timeout: send.Timeout, Logger: log})
+	return infobank.New(infobank.Config{BaseURL: send.ProviderURL, APIKey: send.ProviderKey, MaxConns: 4, Timeout: send.Timeout,
+		Logger: log, APILimiter: send.apiLimiter})
 }
 
 // startPolling runs the report poller until the returned stop is called.
-func startPolling(ctx context.Context, c providerAPIConfig, client *infobank.Client, sub reportpoll.Submitter, store herald.Store, limiter *rate.Limiter, leaseTTL time.Duration, log *slog.Logger, reg prometheus.Registerer) (func(), error) {
+func startPolling(ctx context.Context, c providerAPIConfig, client *infobank.Client, sub reportpoll.Submitter, store herald.Store, leaseTTL time.Duration, log *slog.Logger, reg prometheus.Registerer) (func(), error) {
 	p, err := reportpoll.New(reportpoll.Config{
-		Owner: processOwner("poll"), Limiter: limiter, LeaseTTL: leaseTTL, Idle: c.PollIdle,
+		Owner: processOwner("poll"), LeaseTTL: leaseTTL, Idle: c.PollIdle,
 	}, client, sub, store, log, reg)
 	if err != nil {
 		return nil, err

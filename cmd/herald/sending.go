@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
-	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/dispatch"
@@ -36,8 +35,9 @@ type sendConfig struct {
 	BreakerShare float64
 	Redis        string
 	Headroom     float64
-	// apiLimiter is shared with the other non-send API calls (serve sets it).
-	apiLimiter *rate.Limiter
+	// apiLimiter paces the non-send calls of every provider client of the
+	// process together (serve sets it).
+	apiLimiter *infobank.APILimiter
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -84,7 +84,8 @@ func (c sendConfig) Validate() error {
 // newDispatcher connects the provider client (and Redis, when asked for)
 // and builds the dispatcher. ready, when not nil, learns of Redis's health.
 func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(name string, check func() error)) (*dispatch.Dispatcher, func(), error) {
-	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout, Logger: log})
+	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout,
+		Logger: log, APILimiter: c.apiLimiter})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +93,6 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 		SenderKey: c.SenderKey, GlobalTPS: c.TPS, Workers: c.Workers, BatchSize: c.BatchSize,
 		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
 		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare, Headroom: c.Headroom,
-		APILimiter: c.apiLimiter,
 	}
 	closeRedis := func() {}
 	if c.Redis != "" {

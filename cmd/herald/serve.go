@@ -176,9 +176,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer stopReports(context.Background()) // a no-op after the ordered shutdown below
-	apiLimiter := cfg.Provider.limiter()
-	cfg.Send.apiLimiter = apiLimiter
+	defer stopReports(context.Background())      // a no-op after the ordered shutdown below
+	cfg.Send.apiLimiter = cfg.Provider.limiter() // shared by every provider client of this process
 	stopPolling, stopSync := func() {}, func() {}
 	if cfg.Provider.polling() || cfg.Provider.TemplateSync > 0 {
 		client, err := apiClient(cfg.Send, logger)
@@ -187,13 +186,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		}
 		defer client.Close()
 		if cfg.Provider.polling() {
-			if stopPolling, err = startPolling(ctx, cfg.Provider, client, in, store, apiLimiter, cfg.Send.LeaseTTL, logger, reg); err != nil {
+			if stopPolling, err = startPolling(ctx, cfg.Provider, client, in, store, cfg.Send.LeaseTTL, logger, reg); err != nil {
 				return err
 			}
 			defer stopPolling()
 		}
 		if cfg.Provider.TemplateSync > 0 {
-			stopSync = startTemplateSync(ctx, cfg.Provider.TemplateSync, client, store, cfg.Send.SenderKey, apiLimiter, logger)
+			stopSync = startTemplateSync(ctx, cfg.Provider.TemplateSync, client, store, cfg.Send.SenderKey, logger)
 			defer stopSync()
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/infobank"
@@ -101,14 +100,13 @@ func runTemplateSync(ctx context.Context, cfg syncConfig) (templatesync.Result, 
 		return templatesync.Result{}, err
 	}
 	defer store.Close()
-	client, err := infobank.New(infobank.Config{BaseURL: cfg.ProviderURL, APIKey: cfg.ProviderKey, Timeout: cfg.Timeout, MaxConns: 2})
+	client, err := infobank.New(infobank.Config{BaseURL: cfg.ProviderURL, APIKey: cfg.ProviderKey, Timeout: cfg.Timeout, MaxConns: 2,
+		APILimiter: infobank.NewAPILimiter(DefaultAPIRate)})
 	if err != nil {
 		return templatesync.Result{}, err
 	}
 	defer client.Close()
-	return templatesync.Sync(ctx, client, store, templatesync.Options{
-		SenderKey: cfg.SenderKey, Replace: cfg.Replace, Limiter: rate.NewLimiter(DefaultAPIRate, 1),
-	})
+	return templatesync.Sync(ctx, client, store, templatesync.Options{SenderKey: cfg.SenderKey, Replace: cfg.Replace})
 }
 
 func printSync(w io.Writer, res templatesync.Result) {
@@ -140,14 +138,14 @@ func printDiffs(w io.Writer, res templatesync.Result) {
 }
 
 // startTemplateSync runs a sync every interval until the returned stop is
-// called, sharing the non-send limiter.
-func startTemplateSync(ctx context.Context, interval time.Duration, client *infobank.Client, store herald.Store, senderKey string, limiter *rate.Limiter, log *slog.Logger) func() {
+// called (client shares the process's non-send limiter).
+func startTemplateSync(ctx context.Context, interval time.Duration, client *infobank.Client, store herald.Store, senderKey string, log *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			res, err := templatesync.Sync(ctx, client, store, templatesync.Options{SenderKey: senderKey, Limiter: limiter})
+			res, err := templatesync.Sync(ctx, client, store, templatesync.Options{SenderKey: senderKey})
 			switch {
 			case ctx.Err() != nil:
 				return
