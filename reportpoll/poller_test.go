@@ -225,7 +225,11 @@ func TestPollerAcknowledgesOnlyDurableBatches(t *testing.T) {
 		t.Fatalf("%d reports acknowledged while the database was down", st.PollAcked)
 	}
 	sub.down.Store(false)
-	waitFor(t, "every report acknowledged", func() bool { return m.Stats().PollAcked == n })
+	waitFor(t, "every report acknowledged", func() bool {
+		led.mu.Lock()
+		defer led.mu.Unlock()
+		return led.acked == n // the poller saw its last ack answered
+	})
 	cancel()
 	<-done
 	st := m.Stats()
