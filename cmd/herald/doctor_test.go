@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -131,4 +132,37 @@ func TestDoctorFindsEachProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serve --template-sync-interval: the first sync runs at once and stores the
+// provider's copy; stop ends the loop.
+func TestPeriodicTemplateSync(t *testing.T) {
+	t.Parallel()
+	cfg := doctorEnv(t, herald.Template{Code: "OTHER", SenderKey: "SK", Text: "x", Status: herald.TemplateApproved}, nil)
+	store, err := openStore(t.Context(), cfg.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	client, err := infobank.New(infobank.Config{BaseURL: cfg.ProviderURL, APIKey: cfg.ProviderKey, APILimiter: infobank.NewAPILimiter(DefaultAPIRate)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	stop := startTemplateSync(t.Context(), time.Hour, client, store, "SK", slog.New(slog.DiscardHandler))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tpl, err := store.GetTemplate(t.Context(), doctorTemplate.Code)
+		if err == nil {
+			if tpl.Text != doctorTemplate.Text || tpl.ProviderStatus != "APR" || tpl.Status != herald.TemplateApproved {
+				t.Fatalf("synced %+v", tpl)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not synced: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
 }
