@@ -14,6 +14,7 @@ const templateColumns = `code, sender_key, text, title, buttons, status, created
 
 // CreateTemplate stores a template; the code must be new.
 func (s *Store) CreateTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
+	t.ProviderStatus, t.ProviderHash, t.SyncedAt = "", "", time.Time{} // registered by hand: never synced
 	buttons := t.Buttons
 	if buttons == nil {
 		buttons = []herald.Button{}

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
 // CreateTemplate stores a template; the code must be new.
 func (s *Store) CreateTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
+	t.ProviderStatus, t.ProviderHash, t.SyncedAt = "", "", time.Time{} // registered by hand: never synced
 	buttons, err := json.Marshal(t.Buttons)
 	if err != nil {
 		return herald.Template{}, fmt.Errorf("template buttons: %w", err)

@@ -62,9 +62,15 @@ func testTemplates(t *testing.T, s herald.Store) {
 	if !reflect.DeepEqual(got, tpl) {
 		t.Fatalf("template read back %+v, want %+v", got, tpl)
 	}
+	// A template registered by hand has never been synced, whatever it says.
+	forged := seedTemplate(t, s, "FORGED")
+	forged.Code, forged.ProviderStatus, forged.ProviderHash, forged.SyncedAt = "FORGED2", "APR", "0000", time.Now().UTC()
+	if got := must(s.CreateTemplate(ctx(t), forged))(t); got.ProviderStatus != "" || got.ProviderHash != "" || !got.SyncedAt.IsZero() {
+		t.Fatalf("CreateTemplate kept sync fields: %+v", got)
+	}
 	list := must(s.ListTemplates(ctx(t)))(t)
-	if len(list) != 2 || list[0].Code != "A_FIRST" {
-		t.Fatalf("list = %+v, want two ordered by code", list)
+	if len(list) != 4 || list[0].Code != "A_FIRST" {
+		t.Fatalf("list = %+v, want four ordered by code", list)
 	}
 	_, err = s.GetTemplate(ctx(t), "NOPE")
 	wantErr(t, err, herald.ErrNotFound)
