@@ -29,6 +29,10 @@ type Store interface {
 	CreateTemplate(ctx context.Context, t Template) (Template, error)
 	GetTemplate(ctx context.Context, code string) (Template, error)
 	ListTemplates(ctx context.Context) ([]Template, error)
+	// SaveTemplate inserts t, or replaces every field of the template with
+	// its code but CreatedAt (template sync writes the provider's copy and
+	// its inspection state this way). It returns the template as stored.
+	SaveTemplate(ctx context.Context, t Template) (Template, error)
 
 	// CreateCampaign assigns the id and timestamps.
 	CreateCampaign(ctx context.Context, c Campaign) (Campaign, error)

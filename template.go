@@ -1,6 +1,11 @@
 package herald
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
 
 // TemplateStatus is the approval state of a template at Kakao.
 type TemplateStatus string
@@ -22,6 +27,36 @@ type Template struct {
 	Buttons   []Button       `json:"buttons,omitempty"`
 	Status    TemplateStatus `json:"status"`
 	CreatedAt time.Time      `json:"createdAt"`
+	// ProviderStatus is the inspection state at the provider (REG, REQ,
+	// APR, REJ) as of SyncedAt; empty for a template never synced.
+	ProviderStatus string `json:"providerStatus,omitempty"`
+	// ProviderHash is the ContentHash of the provider's copy as of the
+	// last sync; a template whose own content hashes otherwise differs
+	// from what Kakao inspected and cannot be sent.
+	ProviderHash string    `json:"providerHash,omitempty"`
+	SyncedAt     time.Time `json:"syncedAt,omitzero"`
+}
+
+// ContentHash identifies what Kakao inspects: text, title and buttons,
+// byte for byte.
+func (t Template) ContentHash() string {
+	buttons := t.Buttons
+	if buttons == nil {
+		buttons = []Button{}
+	}
+	b, _ := json.Marshal(struct {
+		Text    string   `json:"text"`
+		Title   string   `json:"title"`
+		Buttons []Button `json:"buttons"`
+	}{t.Text, t.Title, buttons}) // strings only: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// DiffersFromProvider reports whether the last sync found a copy at the
+// provider that this template's content does not match.
+func (t Template) DiffersFromProvider() bool {
+	return t.ProviderHash != "" && t.ProviderHash != t.ContentHash()
 }
 
 // Button is an AlimTalk button. Which fields are needed depends on Type

@@ -41,6 +41,10 @@ type Config struct {
 	MaxConns int
 	// Logger receives debug lines about failed exchanges (default: discard).
 	Logger *slog.Logger
+	// APILimiter, when set, paces every non-send call (inquiry, polling,
+	// ack, templates) of this client; share one between all the clients
+	// of a process, since the provider's limit is per account.
+	APILimiter *APILimiter
 }
 
 // Validate reports the first invalid field.

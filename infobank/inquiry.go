@@ -3,9 +3,11 @@ package infobank
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	herald "github.com/heraldhq/herald"
 )
@@ -26,22 +28,42 @@ func (c *Client) Inquire(ctx context.Context, msgKey string) ([]herald.Report, e
 	return reportsFromBodies(resp.Data.Data.Report)
 }
 
-// Poll fetches the next batch of reports (at most 1,000) for accounts set
-// to polling. The batch must be acknowledged with Ack before the next one
-// is handed out; an empty reportID means there was nothing to fetch.
-func (c *Client) Poll(ctx context.Context) (reportID string, reports []herald.Report, err error) {
-	var resp PollingResponse
-	if err := c.call(ctx, http.MethodGet, PathPolling, &resp); err != nil {
-		return "", nil, fmt.Errorf("poll reports: %w", err)
-	}
-	if resp.Data.Data == nil {
-		return "", nil, nil
-	}
-	reports, err = reportsFromBodies(resp.Data.Data.Report)
-	return resp.Data.Data.ReportID, reports, err
+// Polled is one batch of polled reports. An empty ReportID means there
+// was nothing to fetch. Invalid counts the reports of the batch that could
+// not be read (a required field missing, a bad time): they are left out,
+// since no store could keep them and the batch must still be acknowledged.
+type Polled struct {
+	ReportID string
+	Reports  []herald.Report
+	Invalid  int
 }
 
-// Ack acknowledges a polled batch so that the provider drops it.
+// Poll fetches the next batch of reports (at most 1,000) for accounts set
+// to polling. The same batch comes back until it is acknowledged with Ack.
+// An account set to the webhook answers A801 (an *APIError).
+func (c *Client) Poll(ctx context.Context) (Polled, error) {
+	var resp PollingResponse
+	if err := c.call(ctx, http.MethodGet, PathPolling, &resp); err != nil {
+		return Polled{}, fmt.Errorf("poll reports: %w", err)
+	}
+	if resp.Data.Data == nil {
+		return Polled{}, nil
+	}
+	b := Polled{ReportID: resp.Data.Data.ReportID, Reports: make([]herald.Report, 0, len(resp.Data.Data.Report))}
+	for _, body := range resp.Data.Data.Report {
+		r, err := ReportFromBody(body)
+		if err != nil {
+			b.Invalid++
+			continue
+		}
+		r.Raw, _ = json.Marshal(body)
+		b.Reports = append(b.Reports, r)
+	}
+	return b, nil
+}
+
+// Ack acknowledges a polled batch so that the provider drops it. An
+// unknown or already acknowledged reportId answers 403 A802.
 func (c *Client) Ack(ctx context.Context, reportID string) error {
 	if reportID == "" {
 		return herald.Invalid("reportID", "is required")
@@ -61,6 +83,13 @@ type envelope interface {
 // call runs a request whose 200 answer carries data.code A000 and decodes
 // it into out.
 func (c *Client) call(ctx context.Context, method, path string, out envelope) error {
+	if l := c.cfg.APILimiter; l != nil {
+		release, err := l.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		defer release()
+	}
 	x := c.do(ctx, method, path, nil)
 	if x.err != nil {
 		return fmt.Errorf("%s %s: %s", method, path, errorText(x.err))
@@ -74,7 +103,10 @@ func (c *Client) call(ctx context.Context, method, path string, out envelope) er
 		if code == "" {
 			code, text = common.AuthCode, common.AuthResult
 		}
-		return fmt.Errorf("%s %s: HTTP %d, code %q: %s", method, path, x.status, code, text)
+		if code == "" {
+			code = "HTTP_" + strconv.Itoa(x.status)
+		}
+		return &APIError{Method: method, Path: path, Status: x.status, Code: code, Text: text}
 	}
 	if decodeErr != nil {
 		return fmt.Errorf("%s %s: unreadable answer: %w", method, path, decodeErr)
@@ -102,4 +134,35 @@ func reportsFromBodies(bodies []ReportBody) ([]herald.Report, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// APIError is a refusal of a non-send API (inquiry, polling, ack,
+// templates): the HTTP status and the most specific code of the answer
+// (data.code, else common.authCode, else HTTP_<status>). A020 is a rate
+// refusal whether it came as HTTP 429 or inside a 200.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Code, Text   string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d, code %q: %s", e.Method, e.Path, e.Status, e.Code, e.Text)
+}
+
+// ErrorCode returns the provider's code of err when it is (or wraps) an
+// *APIError, else "".
+func ErrorCode(err error) string {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// RateLimited reports whether err is the provider's rate refusal (A020 or
+// HTTP 429): the caller should slow down, not give up.
+func RateLimited(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && (e.Code == CodeRateLimited || e.Status == http.StatusTooManyRequests)
 }

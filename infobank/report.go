@@ -12,6 +12,10 @@ import (
 // TimeLayout is how Bizgo writes times (yyyy-MM-dd'T'HH:mm:ss.SSSXXX).
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
+// TimeLayoutSeconds is how the polling and inquiry APIs write times: no
+// fractional seconds (yyyy-MM-dd'T'HH:mm:ssXXX).
+const TimeLayoutSeconds = "2006-01-02T15:04:05Z07:00"
+
 // SeedTimeLayout is how the seed's provider wrote times, in Asia/Seoul.
 const SeedTimeLayout = "2006-01-02 15:04:05"
 

@@ -134,7 +134,12 @@ func buildRequest(b herald.SendBatch, idx []int, key string) (SendRequest, error
 		d := b.Destinations[i]
 		req.Destinations[j] = Destination{To: d.To, Ref: d.MessageID}
 		if b.ProviderRenders {
+			// Required with sendType "template", also for a template
+			// without variables: an empty object, never absent.
 			req.Destinations[j].ReplaceWords = d.ReplaceWords
+			if d.ReplaceWords == nil {
+				req.Destinations[j].ReplaceWords = map[string]string{}
+			}
 		}
 	}
 	if key != "" {
@@ -145,6 +150,10 @@ func buildRequest(b herald.SendBatch, idx []int, key string) (SendRequest, error
 }
 
 // ttlSeconds clamps a TTL to the API's range; no TTL means the longest.
+// The API takes 0 (the key is not remembered at all), but herald never
+// wants that: a request left in doubt is settled by resending it under the
+// same key, and only a remembered key stops the copy from being delivered
+// again. So a zero SendBatch.IdempotencyTTL means "not set", not 0.
 func ttlSeconds(d time.Duration) int {
 	s := int(d / time.Second)
 	if s <= 0 || s > MaxIdempotencyTTL {
@@ -159,11 +168,13 @@ func messageFlow(b herald.SendBatch, d herald.Destination) ([]FlowItem, error) {
 		SenderKey: b.SenderKey, TemplateCode: b.TemplateCode, MsgType: "AT",
 		Text: d.Text, Title: b.Title,
 	}
-	if b.ProviderRenders {
-		alim.SendType, alim.MsgType, alim.Text = "template", "", ""
-	}
 	if len(b.Buttons) > 0 {
 		alim.Attachment = &Attachment{Button: ButtonsToWire(b.Buttons)}
+	}
+	if b.ProviderRenders {
+		// The spec documents only senderKey and templateCode for this mode
+		// (the provider takes title and buttons from the approved template).
+		alim = &AlimtalkItem{SenderKey: b.SenderKey, TemplateCode: b.TemplateCode, SendType: "template"}
 	}
 	flow := []FlowItem{{Alimtalk: alim}}
 	switch d.FallbackKind {

@@ -79,3 +79,35 @@ func TestTTLSeconds(t *testing.T) {
 		}
 	}
 }
+
+// With sendType "template" the request carries what the spec documents
+// for that mode, senderKey and templateCode, and replaceWords for every
+// destination (an empty object for a template without variables); the
+// provider takes text, title and buttons from the approved template.
+func TestProviderRendersWireShape(t *testing.T) {
+	t.Parallel()
+	b := herald.SendBatch{SenderKey: "SK", TemplateCode: "T", Title: "title", ProviderRenders: true,
+		Buttons:        []herald.Button{{Type: "WL", Name: "go", URLMobile: "https://example.com"}},
+		IdempotencyKey: "k", Destinations: []herald.Destination{
+			{To: "01012345678", MessageID: "m1", Text: "Kim", ReplaceWords: map[string]string{"name": "Kim"}},
+			{To: "01012345679", MessageID: "m2", Text: "plain"},
+		}}
+	req, err := buildRequest(b, []int{0, 1}, "k:t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(req)
+	var got map[string]any
+	json.Unmarshal(raw, &got)
+	alim := got["messageFlow"].([]any)[0].(map[string]any)["alimtalk"].(map[string]any)
+	if len(alim) != 3 || alim["sendType"] != "template" || alim["senderKey"] != "SK" || alim["templateCode"] != "T" {
+		t.Fatalf("alimtalk item = %v, want only senderKey, templateCode and sendType", alim)
+	}
+	dests := got["destinations"].([]any)
+	if rw, ok := dests[1].(map[string]any)["replaceWords"].(map[string]any); !ok || len(rw) != 0 {
+		t.Fatalf("destination without variables = %v, want replaceWords {}", dests[1])
+	}
+	if *req.IdempotencyTTL != MaxIdempotencyTTL {
+		t.Fatalf("an unset TTL must be sent as the longest, got %d", *req.IdempotencyTTL)
+	}
+}

@@ -39,7 +39,8 @@ const (
 	CodeBadMsgType    = "A523"
 	CodeBadButtonType = "A524"
 	CodeBadButtonName = "A525"
-	CodeBadReportID   = "A802"
+	CodeNoPolling     = "A801" // HTTP 400: the API key takes reports by webhook, not polling
+	CodeBadReportID   = "A802" // HTTP 403: unknown or already acknowledged reportId
 	CodeUnauthorized  = "A401"
 	CodeNotFound      = "A404"
 	CodeTooLarge      = "A413"
@@ -190,3 +191,55 @@ type PollingBatch struct {
 
 // AckResponse is the answer to DELETE …/report/polling/{reportId}.
 type AckResponse = Envelope[struct{}]
+
+// Template API paths (docs/PROVIDER.md §6).
+const (
+	PathTemplateList = "/api/comm/v1/center/alimtalk/template/list" // GET ?senderKey=&inspectionStatus=&offset=&limit=
+	PathTemplate     = "/api/comm/v1/center/alimtalk/template"      // GET ?senderKey=&templateCode=
+)
+
+// Inspection states of an AlimTalk template at Kakao.
+const (
+	InspectionRegistered = "REG" // registered, not submitted for inspection
+	InspectionRequested  = "REQ" // under inspection
+	InspectionApproved   = "APR" // approved: the only state that can be sent
+	InspectionRejected   = "REJ" // rejected
+)
+
+// MaxTemplatePage is the page size herald asks for (the documented example).
+const MaxTemplatePage = 100
+
+// TemplateListResponse is the answer to GET …/template/list.
+type TemplateListResponse = Envelope[TemplateList]
+
+// TemplateList is data.data of a template list.
+type TemplateList struct {
+	Alimtalk *struct {
+		Templates []WireTemplate `json:"templates"`
+	} `json:"alimtalk,omitempty"`
+}
+
+// TemplateResponse is the answer to GET …/template (one template).
+type TemplateResponse = Envelope[TemplateDetail]
+
+// TemplateDetail is data.data of one template.
+type TemplateDetail struct {
+	Alimtalk *WireTemplate `json:"alimtalk,omitempty"`
+}
+
+// WireTemplate is an AlimTalk template as the template API describes it;
+// only the fields herald keeps are named (unknown ones are ignored).
+type WireTemplate struct {
+	SenderKey        string      `json:"senderKey,omitempty"`
+	TemplateCode     string      `json:"templateCode"`
+	TemplateName     string      `json:"templateName,omitempty"`
+	MsgType          string      `json:"msgType,omitempty"`
+	Text             string      `json:"text"`
+	Title            string      `json:"title,omitempty"`
+	Attachment       *Attachment `json:"attachment,omitempty"`
+	InspectionStatus string      `json:"inspectionStatus"`
+	Status           string      `json:"status,omitempty"`
+	Block            string      `json:"block,omitempty"`
+	Dormant          string      `json:"dormant,omitempty"`
+	ModifiedAt       string      `json:"modifiedAt,omitempty"`
+}

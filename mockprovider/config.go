@@ -11,6 +11,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/template"
 )
 
@@ -27,6 +28,19 @@ const (
 	FormatSeed  = "seed"
 )
 
+// Ways to answer a replayed request (A301).
+const (
+	DuplicatePerDestination = "destination"
+	DuplicateNoMsgKey       = "destination-no-msgkey"
+	DuplicateRequest        = "request"
+)
+
+// Ways to answer a rate refusal (A020).
+const (
+	RateLimitAs429 = "429" // HTTP 429, as documented
+	RateLimitIn200 = "200" // inside an HTTP 200, as the official SDK's test fake answers
+)
+
 // Limits on the configuration.
 const (
 	MaxTPS = 1_000_000
@@ -39,9 +53,26 @@ type Config struct {
 	APIKey string
 	// TPS is the most recipients accepted in any trailing 1-second window.
 	TPS int
-	// Templates is the approved catalog; empty means any templateCode is
-	// accepted and texts are not checked.
-	Templates []herald.Template
+	// Templates is the template catalog; empty means any templateCode is
+	// accepted and texts are not checked. Inspection gives a code's
+	// inspection state (REG, REQ, APR, REJ); without one, an approved
+	// template is APR, a rejected one REJ and a draft REQ. Only APR
+	// templates may be sent (else A505); the template API serves them all.
+	Templates  []herald.Template
+	Inspection map[string]string
+
+	// Account gating. SenderKeys are the Kakao sender profiles the account
+	// owns (empty: any); a send with another answers 400 A502.
+	// RegisteredFrom are the registered SMS/LMS sender numbers (empty:
+	// any); a fallback from another answers 400 A327.
+	SenderKeys     []string
+	RegisteredFrom []string
+	// DuplicateAnswer is how a replay (a known idempotency key) is
+	// answered: DuplicatePerDestination (A301 with the original msgKey, per
+	// destination, in a 200), DuplicateNoMsgKey (the same without the
+	// msgKey) or DuplicateRequest (HTTP 400 A301 for the whole request
+	// when all of it is a replay).
+	DuplicateAnswer string
 
 	// Latency is the median answer time; each answer takes a uniformly
 	// random time in [Latency-LatencySpread, Latency+LatencySpread].
@@ -96,6 +127,14 @@ type Config struct {
 	// the client's timeout (herald's default is 10 s) makes it time out.
 	HoldAnswer time.Duration
 
+	// APIRate is how many non-send requests (inquiry, polling, ack,
+	// templates) the account may make in any trailing second, independent
+	// of TPS; beyond, they are answered A020. 0 means no limit.
+	APIRate int
+	// RateLimitAnswer is RateLimitAs429 or RateLimitIn200: how an A020
+	// refusal is answered, for sends and the other APIs alike.
+	RateLimitAnswer string
+
 	// MaxBody limits a request body in bytes.
 	MaxBody int64
 	// StatsSeconds is how many seconds of per-second counts are kept.
@@ -110,6 +149,9 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		TPS:               200,
+		APIRate:           5,
+		RateLimitAnswer:   RateLimitAs429,
+		DuplicateAnswer:   DuplicatePerDestination,
 		Reports:           ReportsPolling,
 		ReportFormat:      FormatBizgo,
 		ReportDelay:       100 * time.Millisecond,
@@ -143,6 +185,24 @@ func (c Config) Validate() error {
 	}
 	if err := checkBrownout(c); err != nil {
 		return err
+	}
+	if c.APIRate < 0 {
+		return herald.Invalid("apiRate", "must not be negative")
+	}
+	if c.RateLimitAnswer != RateLimitAs429 && c.RateLimitAnswer != RateLimitIn200 {
+		return herald.Invalid("rateLimitAnswer", "must be %q or %q, not %q", RateLimitAs429, RateLimitIn200, c.RateLimitAnswer)
+	}
+	switch c.DuplicateAnswer {
+	case DuplicatePerDestination, DuplicateNoMsgKey, DuplicateRequest:
+	default:
+		return herald.Invalid("duplicateAnswer", "must be %q, %q or %q, not %q", DuplicatePerDestination, DuplicateNoMsgKey, DuplicateRequest, c.DuplicateAnswer)
+	}
+	for code, st := range c.Inspection {
+		switch st {
+		case infobank.InspectionRegistered, infobank.InspectionRequested, infobank.InspectionApproved, infobank.InspectionRejected:
+		default:
+			return herald.Invalid("inspection", "%s: %q is not REG, REQ, APR or REJ", code, st)
+		}
 	}
 	if c.MaxBody < 1024 {
 		return herald.Invalid("maxBody", "must be at least 1024 bytes")

@@ -2,7 +2,9 @@ package mockprovider_test
 
 import (
 	"context"
+	"errors"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -233,17 +235,23 @@ func TestInquireAndPoll(t *testing.T) {
 		reports[0].Ref != "m-0" || reports[1].MsgKey != out[0].MsgKey {
 		t.Errorf("reports = %+v", reports)
 	}
-	id, polled, err := c.Poll(t.Context())
-	if err != nil || id == "" || len(polled) != 3 {
-		t.Fatalf("poll = %q, %d reports, %v", id, len(polled), err)
+	polled, err := c.Poll(t.Context())
+	if err != nil || polled.ReportID == "" || len(polled.Reports) != 3 {
+		t.Fatalf("poll = %+v, %v", polled, err)
 	}
-	if err := c.Ack(t.Context(), id); err != nil {
+	again, err := c.Poll(t.Context())
+	if err != nil || again.ReportID != polled.ReportID || len(again.Reports) != 3 {
+		t.Fatalf("an unacknowledged batch must come back: %+v, %v", again, err)
+	}
+	if err := c.Ack(t.Context(), polled.ReportID); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Ack(t.Context(), id); err == nil {
-		t.Error("a second ack of the same batch succeeded")
+	err = c.Ack(t.Context(), polled.ReportID)
+	var apiErr *infobank.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden || apiErr.Code != infobank.CodeBadReportID {
+		t.Errorf("a second ack of the same batch = %v, want 403 A802", err)
 	}
-	if id, polled, err = c.Poll(t.Context()); err != nil || id != "" || len(polled) != 0 {
-		t.Errorf("poll after ack = %q, %d reports, %v", id, len(polled), err)
+	if polled, err = c.Poll(t.Context()); err != nil || polled.ReportID != "" || len(polled.Reports) != 0 {
+		t.Errorf("poll after ack = %+v, %v", polled, err)
 	}
 }

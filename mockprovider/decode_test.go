@@ -34,3 +34,26 @@ func FuzzDecodeSendRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCatalog: a catalog file is outside input to the mock; parsing
+// never panics, and every inspection state belongs to a template read.
+func FuzzParseCatalog(f *testing.F) {
+	f.Add([]byte("- code: A\n  text: \"#{name}님\"\n  inspectionStatus: REQ\n"))
+	f.Add([]byte(`[{"code":"A","text":"x","buttons":[{"type":"WL","name":"n"}]}]`))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, insp, err := mockprovider.ParseCatalog(data)
+		if err != nil {
+			return
+		}
+		codes := map[string]bool{}
+		for _, tpl := range ts {
+			codes[tpl.Code] = true
+		}
+		for code := range insp {
+			if !codes[code] {
+				t.Fatalf("inspection state for %q, which is no template of %v", code, codes)
+			}
+		}
+	})
+}

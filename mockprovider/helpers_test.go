@@ -32,6 +32,7 @@ func startMock(t testing.TB, edit func(*mockprovider.Config)) testMock {
 	t.Helper()
 	cfg := mockprovider.DefaultConfig()
 	cfg.APIKey, cfg.LogEvery, cfg.TPS = testKey, 0, 10_000
+	cfg.APIRate = 0 // tests of the non-send limit set it
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -10,8 +10,7 @@ import (
 // handleInquiry serves GET …/report/inquiry/{msgKey}: the reports kept for
 // msgKey, an empty list when none.
 func (s *Server) handleInquiry(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		s.writeUnauthorized(w)
+	if !s.enterAPI(w, r, "inquiry") {
 		return
 	}
 	reports := s.store.inquire(r.PathValue("msgKey"), s.cfg.Now())
@@ -25,10 +24,15 @@ func (s *Server) handleInquiry(w http.ResponseWriter, r *http.Request) {
 }
 
 // handlePoll serves GET …/report/polling: the unacknowledged batch again,
-// or the next one; reportId "" and report null when there is nothing.
+// or the next one; reportId "" and report null when there is nothing. A
+// mock that posts reports to a webhook is an API key set to WEBHOOK: it
+// answers polling 400 A801, as the provider does.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		s.writeUnauthorized(w)
+	if !s.enterAPI(w, r, "poll") {
+		return
+	}
+	if s.cfg.Reports == ReportsWebhook {
+		s.writeError(w, http.StatusBadRequest, infobank.CodeNoPolling, "No permission for the report POLLING API: this key takes reports by WEBHOOK", "")
 		return
 	}
 	batch := s.store.poll(s.cfg.Now())
@@ -43,12 +47,11 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 
 // handleAck serves DELETE …/report/polling/{reportId}.
 func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		s.writeUnauthorized(w)
+	if !s.enterAPI(w, r, "ack") {
 		return
 	}
 	if !s.store.ack(r.PathValue("reportId")) {
-		s.writeError(w, http.StatusBadRequest, infobank.CodeBadReportID, "Invalid reportId", "")
+		s.writeError(w, http.StatusForbidden, infobank.CodeBadReportID, "Invalid Report ID", "")
 		return
 	}
 	s.writeError(w, http.StatusOK, infobank.CodeSuccess, "Success", "")

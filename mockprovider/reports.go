@@ -28,7 +28,7 @@ func (s *Server) emitReports(req *infobank.SendRequest, p plan, a admission) {
 func (s *Server) reportsFor(req *infobank.SendRequest, d infobank.Destination, text, msgKey string, at, due time.Time) []herald.Report {
 	alim := req.MessageFlow[0].Alimtalk
 	code := s.cfg.resultFor(d.To)
-	if !s.catalog.matches(alim.TemplateCode, text) {
+	if !s.catalog.Load().matches(alim.TemplateCode, text) {
 		code = codeMismatch
 	}
 	ref := d.Ref
@@ -47,9 +47,10 @@ func (s *Server) reportsFor(req *infobank.SendRequest, d infobank.Destination, t
 		return []herald.Report{r}
 	}
 	fb := r
+	// An LMS is an MMS without files: it reports through the MMS channel.
 	fb.ServiceType, fb.MsgType = "SMS", "SM"
 	if req.MessageFlow[1].MMS != nil {
-		fb.ServiceType, fb.MsgType = "LMS", "LM"
+		fb.ServiceType, fb.MsgType = "MMS", "LM"
 	}
 	fb.Code, fb.Text = codeDelivered, reportTexts[codeDelivered]
 	return []herald.Report{r, fb}

@@ -124,7 +124,8 @@ func TestFallbackReportFollowsNotAUser(t *testing.T) {
 	if kakao.Code != "63019" || kakao.Fallback() || kakao.MsgKey != out[0].MsgKey {
 		t.Errorf("kakao report = %+v", kakao)
 	}
-	if lms.ServiceType != "LMS" || !lms.Delivered() || lms.MsgKey != out[0].MsgKey || lms.Ref != "m-0" {
+	// An LMS reports through the MMS channel (an MMS without files).
+	if lms.ServiceType != "MMS" || lms.MsgType != "LM" || !lms.Fallback() || !lms.Delivered() || lms.MsgKey != out[0].MsgKey || lms.Ref != "m-0" {
 		t.Errorf("fallback report = %+v", lms)
 	}
 }

@@ -2,8 +2,10 @@ package mockprovider
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/heraldhq/herald/infobank"
 )
@@ -65,8 +67,7 @@ func (s *Server) serveSend(w http.ResponseWriter, r *http.Request, req *infobank
 	}
 	a := s.ledger.Load().admit(req, p.valid, s.cfg.Now(), s.keys.make)
 	if a.rateLimited {
-		w.Header().Set("Retry-After", "1")
-		s.writeError(w, http.StatusTooManyRequests, infobank.CodeRateLimited, "Too many recipients per second", req.Ref)
+		s.writeRateLimited(w, "Too many recipients per second", req.Ref)
 		return
 	}
 	s.counts.refusedOther.Add(int64(len(req.Destinations) - len(p.valid)))
@@ -97,14 +98,49 @@ func (s *Server) readSend(w http.ResponseWriter, r *http.Request) (*infobank.Sen
 	if rerr != nil {
 		return nil, rerr
 	}
-	alim := req.MessageFlow[0].Alimtalk
-	if !s.catalog.known(alim.TemplateCode) {
-		return nil, badRequest(infobank.CodeBadTemplate, "messageFlow[0].alimtalk.templateCode", "%q is not an approved template", alim.TemplateCode)
-	}
-	if alim.SendType == "template" && s.catalog[alim.TemplateCode] == nil {
-		return nil, badRequest(infobank.CodeBadTemplate, "messageFlow[0].alimtalk.sendType", "the mock renders only templates of its catalog")
+	if rerr := s.checkAccount(req); rerr != nil {
+		return nil, rerr
 	}
 	return req, nil
+}
+
+// checkAccount refuses what the account is not set up for, as the
+// provider does, whole and before anything is accepted: a sender key the
+// account does not own (A502), a template not registered or not approved
+// for it (A505), an unregistered fallback sender number (A327).
+func (s *Server) checkAccount(req *infobank.SendRequest) *RequestError {
+	alim := req.MessageFlow[0].Alimtalk
+	const f = "messageFlow[0].alimtalk."
+	cat := s.catalog.Load()
+	if len(s.cfg.SenderKeys) > 0 && !slices.Contains(s.cfg.SenderKeys, alim.SenderKey) {
+		return badRequest(infobank.CodeBadSenderKey, f+"senderKey", "not a sender profile of this account")
+	}
+	if !cat.known(alim.TemplateCode) {
+		return badRequest(infobank.CodeBadTemplate, f+"templateCode", "%q is not a registered template", alim.TemplateCode)
+	}
+	if !cat.approved(alim.TemplateCode) {
+		return badRequest(infobank.CodeBadTemplate, f+"templateCode", "%q is %s, not approved (APR)", alim.TemplateCode, cat.inspection[alim.TemplateCode])
+	}
+	if alim.SendType == "template" {
+		if cat.parsed[alim.TemplateCode] == nil {
+			return badRequest(infobank.CodeBadTemplate, f+"sendType", "the mock renders only templates of its catalog")
+		}
+	}
+	if len(s.cfg.RegisteredFrom) > 0 {
+		for i, item := range req.MessageFlow[1:] {
+			from, kind := "", ""
+			switch {
+			case item.SMS != nil:
+				from, kind = item.SMS.From, "sms"
+			case item.MMS != nil:
+				from, kind = item.MMS.From, "mms"
+			}
+			if !slices.Contains(s.cfg.RegisteredFrom, from) {
+				return badRequest(infobank.CodeUnregisteredFrom, fmt.Sprintf("messageFlow[%d].%s.from", i+1, kind), "unregistered sender number")
+			}
+		}
+	}
+	return nil
 }
 
 // plan checks each destination's number and works out its text.
@@ -118,8 +154,14 @@ func (s *Server) plan(req *infobank.SendRequest) plan {
 			continue
 		}
 		p.texts[i] = alim.Text
+		if alim.SendType == "template" && d.ReplaceWords == nil {
+			// The spec makes replaceWords required in this mode, also for
+			// a template without variables.
+			p.codes[i], p.reasons[i] = infobank.CodeMapping, "replaceWords is required with sendType template"
+			continue
+		}
 		if alim.SendType == "template" {
-			text, err := s.catalog[alim.TemplateCode].Render(lookup(d.ReplaceWords))
+			text, err := s.catalog.Load().parsed[alim.TemplateCode].Render(lookup(d.ReplaceWords))
 			if err != nil {
 				p.codes[i], p.reasons[i] = infobank.CodeMapping, "replaceWords: "+err.Error()
 				continue
@@ -171,8 +213,15 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, f fault, req *in
 	s.writeSendResult(w, req, p, a)
 }
 
-// writeSendResult answers 200 with one result per destination.
+// writeSendResult answers 200 with one result per destination. A request
+// that is a replay through and through is answered, with DuplicateAnswer
+// "request", 400 A301 for the whole request (the code table lists A301 as
+// HTTP 400), without data.
 func (s *Server) writeSendResult(w http.ResponseWriter, req *infobank.SendRequest, p plan, a admission) {
+	if s.cfg.DuplicateAnswer == DuplicateRequest && allReplays(p, a) {
+		s.writeError(w, http.StatusBadRequest, infobank.CodeDuplicate, "The same request has been processed already", req.Ref)
+		return
+	}
 	results := make([]infobank.DestinationResult, len(req.Destinations))
 	for i, d := range req.Destinations {
 		res := infobank.DestinationResult{To: d.To, MsgKey: a.msgKeys[i], Code: infobank.CodeSuccess, Result: "Success"}
@@ -181,6 +230,9 @@ func (s *Server) writeSendResult(w http.ResponseWriter, req *infobank.SendReques
 			res.Code, res.Result = p.codes[i], p.reasons[i]
 		case a.replay[i]:
 			res.Code, res.Result = infobank.CodeDuplicate, "Duplicate idempotencyKey: accepted earlier"
+			if s.cfg.DuplicateAnswer == DuplicateNoMsgKey {
+				res.MsgKey = ""
+			}
 		}
 		results[i] = res
 	}
@@ -192,4 +244,18 @@ func (s *Server) writeSendResult(w http.ResponseWriter, req *infobank.SendReques
 		},
 	}
 	s.writeJSON(w, http.StatusOK, resp)
+}
+
+// allReplays reports whether every destination was a replay of an earlier
+// acceptance (none new, none refused).
+func allReplays(p plan, a admission) bool {
+	if len(p.valid) == 0 {
+		return false
+	}
+	for i := range p.codes {
+		if p.codes[i] != "" || !a.replay[i] {
+			return false
+		}
+	}
+	return true
 }

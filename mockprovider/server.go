@@ -19,7 +19,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	mux      *http.ServeMux
-	catalog  catalog
+	catalog  atomic.Pointer[catalog] // replaced whole by PUT /mock/templates
 	dice     *dice
 	keys     *msgKeys
 	trIDs    atomic.Int64
@@ -27,6 +27,7 @@ type Server struct {
 	ledger   atomic.Pointer[ledger] // replaced whole by reset
 	store    *store
 	delivery *delivery
+	api      *apiLimit
 
 	gate  gate
 	brown brownout
@@ -60,13 +61,14 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	log := logger.With("component", "mockprovider")
 	s := &Server{
-		cfg: cfg, log: log, catalog: newCatalog(cfg.Templates),
+		cfg: cfg, log: log,
 		dice: newDice(cfg.Seed), keys: newMsgKeys(),
 		store:    newStore(storeSize(cfg), cfg.Reports == ReportsPolling),
-		delivery: newDelivery(cfg, log),
+		delivery: newDelivery(cfg, log), api: newAPILimit(cfg.APIRate),
 		stopping: make(chan struct{}), firstAccept: make(chan struct{}),
 	}
 	s.ledger.Store(newLedger(cfg.TPS, cfg.StatsSeconds))
+	s.catalog.Store(newCatalog(cfg.Templates, cfg.Inspection))
 	s.routes()
 	return s, nil
 }
@@ -88,6 +90,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /mock/reset", s.handleReset)
 	s.mux.HandleFunc("POST /mock/brownout", s.handleBrownout)
 	s.mux.HandleFunc("GET /mock/brownout", s.handleBrownoutGet)
+	s.mux.HandleFunc("GET "+infobank.PathTemplateList, s.handleTemplateList)
+	s.mux.HandleFunc("GET "+infobank.PathTemplate, s.handleTemplate)
+	s.mux.HandleFunc("PUT /mock/templates", s.handleReplaceTemplates)
+	s.mux.HandleFunc("GET /mock/templates", s.handleGetTemplates)
+	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
 // ServeHTTP implements http.Handler.

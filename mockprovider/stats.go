@@ -53,6 +53,26 @@ type Stats struct {
 	ReportsQueued       int   `json:"reports_queued"`
 	ReportsPolled       int64 `json:"reports_polled"`
 	ReportsAwaitingPoll int   `json:"reports_awaiting_poll"`
+	// PollBatches counts batches handed out for the first time,
+	// PollRedelivered the times an unacknowledged batch was handed out
+	// again, PollAcked the reports of acknowledged batches, and
+	// PollOutstanding the reports of the batch handed out and not yet
+	// acknowledged.
+	PollBatches     int64 `json:"poll_batches"`
+	PollRedelivered int64 `json:"poll_redelivered"`
+	PollAcked       int64 `json:"poll_acked"`
+	PollOutstanding int   `json:"poll_outstanding"`
+
+	// APIRate is the non-send limit (requests in any trailing second, 0:
+	// none); APIRequests counts inquiry, polling, ack and template
+	// requests, APIRefusedRateLimit those refused with A020, and
+	// APIMaxWindow the most that arrived in any trailing second (refused
+	// ones included): a client that keeps the limit never exceeds APIRate.
+	APIRate             int              `json:"api_rate"`
+	APIRequests         int64            `json:"api_requests"`
+	APIRefusedRateLimit int64            `json:"api_refused_rate_limit"`
+	APIMaxWindow        int              `json:"api_max_window"`
+	APIRequestsByKind   map[string]int64 `json:"api_requests_by_kind"`
 
 	// BrownoutPhase is the kind of the brown-out phase on now ("" when
 	// none); Brownout details the schedule, nil when there is none.
@@ -75,6 +95,7 @@ func (s *Server) Stats() Stats {
 	st.RefusedOther, st.FailedAfterAccept, st.Hung = c.refusedOther.Load(), c.failedAfterAccept.Load(), c.hung.Load()
 	s.delivery.snapshot(&st)
 	s.store.snapshot(&st)
+	s.api.snapshot(&st)
 	if st.Brownout = s.brownoutStats(); st.Brownout != nil {
 		st.BrownoutPhase = st.Brownout.Phase
 	}
@@ -92,4 +113,5 @@ func (s *Server) Reset() {
 	}
 	s.delivery.reset()
 	s.store.reset()
+	s.api.reset()
 }

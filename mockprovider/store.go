@@ -22,6 +22,9 @@ type store struct {
 	batch    *infobank.PollingBatch // handed out, not yet acknowledged
 	batchSeq int64
 	polled   int64
+	batches  int64 // batches handed out for the first time
+	redeliv  int64 // an unacknowledged batch handed out again
+	acked    int64 // reports of acknowledged batches
 }
 
 // stored is a report and the time it becomes visible.
@@ -65,7 +68,7 @@ func (s *store) inquire(msgKey string, now time.Time) []infobank.ReportBody {
 	out := []infobank.ReportBody{}
 	for _, x := range s.byKey[msgKey] {
 		if !x.due.After(now) {
-			out = append(out, x.body)
+			out = append(out, noMillis(x.body))
 		}
 	}
 	return out
@@ -77,6 +80,7 @@ func (s *store) poll(now time.Time) *infobank.PollingBatch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.batch != nil {
+		s.redeliv++
 		return s.batch
 	}
 	n := 0
@@ -89,10 +93,11 @@ func (s *store) poll(now time.Time) *infobank.PollingBatch {
 	s.batchSeq++
 	s.batch = &infobank.PollingBatch{ReportID: "R" + strconv.FormatInt(s.batchSeq, 10), Report: make([]infobank.ReportBody, n)}
 	for i, x := range s.queue[:n] {
-		s.batch.Report[i] = x.body
+		s.batch.Report[i] = noMillis(x.body)
 	}
 	s.queue = s.queue[n:]
 	s.polled += int64(n)
+	s.batches++
 	return s.batch
 }
 
@@ -103,6 +108,7 @@ func (s *store) ack(id string) bool {
 	if s.batch == nil || s.batch.ReportID != id {
 		return false
 	}
+	s.acked += int64(len(s.batch.Report))
 	s.batch = nil
 	return true
 }
@@ -112,6 +118,7 @@ func (s *store) reset() {
 	defer s.mu.Unlock()
 	s.byKey = make(map[string][]stored)
 	s.keyOrder, s.queue, s.batch, s.polled = nil, nil, nil, 0
+	s.batches, s.redeliv, s.acked = 0, 0, 0
 }
 
 func (s *store) snapshot(st *Stats) {
@@ -119,4 +126,8 @@ func (s *store) snapshot(st *Stats) {
 	defer s.mu.Unlock()
 	st.ReportsPolled = s.polled
 	st.ReportsAwaitingPoll = len(s.queue)
+	st.PollBatches, st.PollRedelivered, st.PollAcked = s.batches, s.redeliv, s.acked
+	if s.batch != nil {
+		st.PollOutstanding = len(s.batch.Report)
+	}
 }

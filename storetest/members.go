@@ -3,6 +3,7 @@ package storetest
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 )
@@ -61,12 +62,50 @@ func testTemplates(t *testing.T, s herald.Store) {
 	if !reflect.DeepEqual(got, tpl) {
 		t.Fatalf("template read back %+v, want %+v", got, tpl)
 	}
+	// A template registered by hand has never been synced, whatever it says.
+	forged := seedTemplate(t, s, "FORGED")
+	forged.Code, forged.ProviderStatus, forged.ProviderHash, forged.SyncedAt = "FORGED2", "APR", "0000", time.Now().UTC()
+	if got := must(s.CreateTemplate(ctx(t), forged))(t); got.ProviderStatus != "" || got.ProviderHash != "" || !got.SyncedAt.IsZero() {
+		t.Fatalf("CreateTemplate kept sync fields: %+v", got)
+	}
 	list := must(s.ListTemplates(ctx(t)))(t)
-	if len(list) != 2 || list[0].Code != "A_FIRST" {
-		t.Fatalf("list = %+v, want two ordered by code", list)
+	if len(list) != 4 || list[0].Code != "A_FIRST" {
+		t.Fatalf("list = %+v, want four ordered by code", list)
 	}
 	_, err = s.GetTemplate(ctx(t), "NOPE")
 	wantErr(t, err, herald.ErrNotFound)
+}
+
+// testSaveTemplate: template sync inserts a new template and replaces a
+// known one whole (inspection state, approved hash and sync time
+// included), keeping when it was created.
+func testSaveTemplate(t *testing.T, s herald.Store) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	synced := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+	fresh := herald.Template{Code: "SYNCED", SenderKey: "sk", Text: "#{name}님", Status: herald.TemplateDraft,
+		CreatedAt: created, ProviderStatus: "REQ", SyncedAt: synced}
+	got := must(s.SaveTemplate(ctx(t), fresh))(t)
+	if !reflect.DeepEqual(got, fresh) {
+		t.Fatalf("inserted %+v, want %+v", got, fresh)
+	}
+	approved := fresh
+	approved.Text, approved.Title, approved.Status, approved.ProviderStatus = "#{name}님, 안녕하세요", "제목", herald.TemplateApproved, "APR"
+	approved.Buttons = []herald.Button{{Type: "WL", Name: "열기", URLMobile: "https://example.com"}}
+	approved.ProviderHash = approved.ContentHash()
+	approved.SyncedAt = synced.Add(time.Hour)
+	approved.CreatedAt = synced // ignored: a replaced template keeps its creation time
+	got = must(s.SaveTemplate(ctx(t), approved))(t)
+	want := approved
+	want.CreatedAt = created
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("replaced %+v, want %+v", got, want)
+	}
+	if got.DiffersFromProvider() {
+		t.Fatal("the stored approved copy differs from its own hash")
+	}
+	if list := must(s.ListTemplates(ctx(t)))(t); len(list) != 1 || !reflect.DeepEqual(list[0], want) {
+		t.Fatalf("list = %+v", list)
+	}
 }
 
 func testGetMembers(t *testing.T, s herald.Store) {

@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"MembersVerbatim":         testMembersVerbatim,
 		"MembersWithdraw":         testMembersWithdraw,
 		"Templates":               testTemplates,
+		"SaveTemplate":            testSaveTemplate,
 		"CampaignCreateGet":       testCampaignCreateGet,
 		"CampaignTransitions":     testCampaignTransitions,
 		"CampaignPatch":           testCampaignPatch,

@@ -20,6 +20,9 @@ func CheckCampaign(ctx context.Context, attrs AttributeIndex, t herald.Template,
 	if t.Status != herald.TemplateApproved {
 		return herald.Invalid("templateCode", "template %q is %s; only approved templates can be sent", t.Code, t.Status)
 	}
+	if t.DiffersFromProvider() {
+		return herald.Invalid("templateCode", "template %q differs from the provider's copy that Kakao inspected (herald templates sync shows the difference; --replace takes the provider's copy)", t.Code)
+	}
 	compiled, err := Compile(t)
 	if err != nil {
 		return herald.Invalid("templateCode", "template %q is not valid: %v", t.Code, err)

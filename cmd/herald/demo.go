@@ -20,9 +20,11 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/mockprovider"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/templatesync"
 )
 
 // demoConfig is what `herald demo` takes.
@@ -213,7 +215,8 @@ func (d *demo) startMock(ctx context.Context) (func(), error) {
 	}, nil
 }
 
-// demoTemplate is the approved template the demo sends.
+// demoTemplate is the approved template the demo sends: the built-in
+// mock's catalog, which herald then syncs from the mock.
 func demoTemplate() herald.Template {
 	return herald.Template{
 		Code: "DEMO_SHIPPED", SenderKey: "demo-sender-key", Status: herald.TemplateApproved, CreatedAt: time.Now().UTC(),
@@ -241,7 +244,7 @@ func (d *demo) seed(ctx context.Context) (herald.Campaign, error) {
 			batch = batch[:0]
 		}
 	}
-	tpl, err := d.store.CreateTemplate(ctx, demoTemplate())
+	tpl, err := d.template(ctx)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -251,6 +254,33 @@ func (d *demo) seed(ctx context.Context) (herald.Campaign, error) {
 		return herald.Campaign{}, err
 	}
 	return d.store.CreateCampaign(ctx, c)
+}
+
+// template takes the demo's template from the provider, as production
+// does (herald templates sync): the built-in mock serves demoTemplate from
+// its catalog, so the approved text is written down once. An external
+// provider that has no such template (a mock without a catalog accepts any
+// code) gets the local copy instead.
+func (d *demo) template(ctx context.Context) (herald.Template, error) {
+	client, err := infobank.New(infobank.Config{BaseURL: d.cfg.Send.ProviderURL, APIKey: d.cfg.Send.ProviderKey, MaxConns: 2})
+	if err != nil {
+		return herald.Template{}, err
+	}
+	defer client.Close()
+	senderKey := d.cfg.Send.SenderKey
+	if senderKey == "" {
+		senderKey = demoTemplate().SenderKey
+	}
+	res, err := templatesync.Sync(ctx, client, d.store, templatesync.Options{SenderKey: senderKey})
+	if err != nil {
+		return herald.Template{}, fmt.Errorf("template sync: %w", err)
+	}
+	d.log.Info("templates synced from the provider", "templates", len(res.Changes))
+	tpl, err := d.store.GetTemplate(ctx, demoTemplate().Code)
+	if errors.Is(err, herald.ErrNotFound) {
+		return d.store.CreateTemplate(ctx, demoTemplate())
+	}
+	return tpl, err
 }
 
 func demoName(i int) string {
@@ -286,7 +316,7 @@ func (d *demo) startAPI(ctx context.Context, ln net.Listener, reg *prometheus.Re
 		return nil, nil, err
 	}
 	// Zero group-commit settings take the ingest package's defaults.
-	stopReports, backlog, err := startReports(ctx, reportConfig{Secret: d.cfg.ReportSecret}, d.store, d.log, reg, api)
+	stopReports, backlog, _, err := startReports(ctx, reportConfig{Secret: d.cfg.ReportSecret}, false, d.store, d.log, reg, api)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -44,6 +44,11 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"listen":       func(c *serveConfig) { c.Listen = "8080" },
 		"provider-key": func(c *serveConfig) { c.Send.ProviderURL = "https://mars.ibapi.kr" },
 		"provider-url": func(c *serveConfig) { c.Send.ProviderURL = "mars.ibapi.kr" },
+		"reports":      func(c *serveConfig) { c.Provider.Reports = "email" },
+		"api-rate":     func(c *serveConfig) { c.Provider.APIRate = 6 },
+		"sender-key": func(c *serveConfig) {
+			c.Send.ProviderURL, c.Send.ProviderKey, c.Provider.TemplateSync = "https://mars.ibapi.kr", "k", time.Minute
+		},
 	}
 	for field, change := range cases {
 		c := good
@@ -64,8 +69,10 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 }
 
 // TestDemoVerdictFailsOnUnplannedFailures: an external provider whose
-// approved text differs from the demo's template reports every message as
-// failed (63016); the verdict must not be ok, and must say why.
+// recipients are none of them KakaoTalk users reports every message as
+// failed (63019); the verdict must not be ok, and must say why. Its
+// approved text differs from demoTemplate's: the demo takes the provider's
+// copy (template sync), so no message is refused as a mismatch (63016).
 func TestDemoVerdictFailsOnUnplannedFailures(t *testing.T) {
 	t.Parallel()
 	listen := freeLoopback(t)
@@ -74,7 +81,7 @@ func TestDemoVerdictFailsOnUnplannedFailures(t *testing.T) {
 	wrong.Text = "#{name}님, 다른 문구입니다."
 	mc.APIKey, mc.TPS, mc.Templates = "demo-test-key", 1000, []herald.Template{wrong}
 	mc.Reports, mc.ReportURL, mc.ReportSecret = mockprovider.ReportsWebhook, "http://"+listen+"/v1/reports", "demo-test-secret"
-	mc.ReportDelay = 10 * time.Millisecond
+	mc.ReportDelay, mc.NotUserRate = 10*time.Millisecond, 1
 	m, err := mockprovider.New(mc, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +99,9 @@ func TestDemoVerdictFailsOnUnplannedFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.OK || v.Failed != 50 || len(v.Problems) == 0 || !strings.Contains(strings.Join(v.Problems, "\n"), "63016") {
-		t.Fatalf("verdict %+v: want not ok, 50 failed, the code 63016 named", v)
+	problems := strings.Join(v.Problems, "\n")
+	if v.OK || v.Failed != 50 || !strings.Contains(problems, "63019") || strings.Contains(problems, "63016") {
+		t.Fatalf("verdict %+v: want not ok, 50 failed, the code 63019 named and no text mismatch (63016)", v)
 	}
 }
 

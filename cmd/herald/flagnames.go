@@ -35,7 +35,9 @@ var (
 		"reportConcurrency": "report-concurrency", "reportQueue": "report-queue", "reportTimeout": "report-timeout",
 		"reportRetries": "report-retries", "reportBackoff": "report-backoff", "reportLossRate": "report-loss-rate",
 		"reportDupRate": "report-dup-rate", "reportStore": "report-store",
-		"brownout": "brownout", "brownoutAfter": "brownout-after", "brownoutFrom": "brownout-from", "holdAnswer": "hold-answer",
+		"apiRate": "api-rate", "rateLimitAnswer": "rate-limit-answer", "duplicateAnswer": "duplicate-answer",
+		"inspection": "templates",
+		"brownout":   "brownout", "brownoutAfter": "brownout-after", "brownoutFrom": "brownout-from", "holdAnswer": "hold-answer",
 	}
 	// loadtestFlags: engine.Config and engine.FindMaxConfig, built by loadtestConfig.
 	loadtestFlags = flagNames{

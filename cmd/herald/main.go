@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newMembersCmd(),
 		newTemplatesCmd(),
 		newCampaignsCmd(),
+		newDoctorCmd(),
 	)
 	return root
 }

@@ -51,7 +51,7 @@ func newMockProviderCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&opt.listen, "listen", "127.0.0.1:9090", "address to listen on")
-	f.StringVar(&opt.templates, "templates", "", "approved template catalog, a JSON or YAML list (code, text, title, buttons)")
+	f.StringVar(&opt.templates, "templates", "", "template catalog, a JSON or YAML list (code, senderKey, text, title, buttons, inspectionStatus REG/REQ/APR/REJ, default APR); served by the template API, only APR ones may be sent")
 	f.StringVar(&opt.statsFile, "stats-file", "", "write the stats as JSON to this file on shutdown")
 	f.StringVar(&opt.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&opt.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown may take to post queued reports")
@@ -64,6 +64,11 @@ func newMockProviderCmd() *cobra.Command {
 func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
 	f.StringVar(&c.APIKey, "key", "", "API key expected in Authorization (empty: any)")
 	f.IntVar(&c.TPS, "tps", c.TPS, "recipients accepted in any trailing 1-second window")
+	f.IntVar(&c.APIRate, "api-rate", c.APIRate, "non-send requests (inquiry, polling, ack, templates) allowed in any trailing second, independent of --tps; beyond, A020 (0: no limit)")
+	f.StringSliceVar(&c.SenderKeys, "sender-keys", nil, "Kakao sender keys the account owns; a send or template list with another answers A502 (empty: any)")
+	f.StringSliceVar(&c.RegisteredFrom, "registered-from", nil, "registered SMS/LMS sender numbers; a fallback from another answers A327 (empty: any)")
+	f.StringVar(&c.DuplicateAnswer, "duplicate-answer", c.DuplicateAnswer, "how a replayed idempotency key is answered: destination (A301 with the original msgKey in a 200), destination-no-msgkey, or request (HTTP 400 A301 when the whole request is a replay)")
+	f.StringVar(&c.RateLimitAnswer, "rate-limit-answer", c.RateLimitAnswer, "how A020 is answered: 429 (HTTP 429, documented) or 200 (inside an HTTP 200, as the official SDK's test fake does)")
 	f.DurationVar(&c.Latency, "latency", 0, "median answer time")
 	f.DurationVar(&c.LatencySpread, "latency-spread", 0, "answer time varies uniformly by ± this")
 	f.Float64Var(&c.TailRate, "latency-tail-rate", 0, "share of answers that take --latency-tail instead (a long tail)")
@@ -119,11 +124,11 @@ func finishMockConfig(cfg *mockprovider.Config, opt mockOptions) error {
 		}
 	}
 	if opt.templates != "" {
-		ts, err := mockprovider.LoadTemplates(opt.templates)
+		ts, insp, err := mockprovider.LoadCatalog(opt.templates)
 		if err != nil {
 			return err
 		}
-		cfg.Templates = ts
+		cfg.Templates, cfg.Inspection = ts, insp
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("mock-provider: %w", flagError(err, mockFlags))

@@ -35,6 +35,9 @@ type sendConfig struct {
 	BreakerShare float64
 	Redis        string
 	Headroom     float64
+	// apiLimiter paces the non-send calls of every provider client of the
+	// process together (serve sets it).
+	apiLimiter *infobank.APILimiter
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -81,7 +84,8 @@ func (c sendConfig) Validate() error {
 // newDispatcher connects the provider client (and Redis, when asked for)
 // and builds the dispatcher. ready, when not nil, learns of Redis's health.
 func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(name string, check func() error)) (*dispatch.Dispatcher, func(), error) {
-	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout, Logger: log})
+	client, err := infobank.New(infobank.Config{BaseURL: c.ProviderURL, APIKey: c.ProviderKey, MaxConns: c.Workers, Timeout: c.Timeout,
+		Logger: log, APILimiter: c.apiLimiter})
 	if err != nil {
 		return nil, nil, flagError(err, sendFlags)
 	}

@@ -28,6 +28,7 @@ type serveConfig struct {
 	LogLevel        string
 	Reports         reportConfig
 	Send            sendConfig
+	Provider        providerAPIConfig
 }
 
 // reportConfig is the report webhook's part of serveConfig. Without a
@@ -99,6 +100,9 @@ func (c serveConfig) Validate() error {
 	if err := c.Send.Validate(); err != nil {
 		return err
 	}
+	if err := c.Provider.Validate(c.Send); err != nil {
+		return err
+	}
 	return c.Reports.Validate()
 }
 
@@ -131,6 +135,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
+	cfg.Provider.addFlags(f)
 	describeEnv(f)
 	return cmd
 }
@@ -155,11 +160,30 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopReports, backlog, err := startReports(ctx, cfg.Reports.forDB(cfg.DB), store, logger, reg, api)
+	stopReports, backlog, in, err := startReports(ctx, cfg.Reports.forDB(cfg.DB), cfg.Provider.polling(), store, logger, reg, api)
 	if err != nil {
 		return err
 	}
-	defer stopReports(context.Background()) // a no-op after the ordered shutdown below
+	defer stopReports(context.Background())      // a no-op after the ordered shutdown below
+	cfg.Send.apiLimiter = cfg.Provider.limiter() // shared by every provider client of this process
+	stopPolling, stopSync := func() {}, func() {}
+	if cfg.Provider.polling() || cfg.Provider.TemplateSync > 0 {
+		client, err := apiClient(cfg.Send, logger)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		if cfg.Provider.polling() {
+			if stopPolling, err = startPolling(ctx, cfg.Provider, client, in, store, cfg.Send.LeaseTTL, logger, reg); err != nil {
+				return err
+			}
+			defer stopPolling()
+		}
+		if cfg.Provider.TemplateSync > 0 {
+			stopSync = startTemplateSync(ctx, cfg.Provider.TemplateSync, client, store, cfg.Send.SenderKey, logger)
+			defer stopSync()
+		}
+	}
 	srv, err := httpserver.Start(cfg.Listen, api.Handler())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -183,6 +207,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopPolling() // a batch cut short is not acknowledged: it comes back
+	stopSync()
 	if err := stopSending(sctx); err != nil {
 		logger.Warn("in-flight sends cut short; they are settled after restart", "component", "serve", "err", err)
 	}
@@ -193,21 +219,29 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 }
 
 // startReports mounts and starts the report webhook when a credential is
-// configured, and returns its stop function (a no-op otherwise).
+// configured, and returns its stop function (a no-op otherwise). With
+// polling, the group commit runs for the poller even without a
+// credential, and the webhook is mounted only when one is configured.
 // The backlog function tells the dispatcher how full the report queue is.
-func startReports(ctx context.Context, cfg reportConfig, store herald.Store, log *slog.Logger, reg *prometheus.Registry, api *heraldhttp.Server) (func(context.Context) error, func() float64, error) {
-	if !cfg.enabled() {
+func startReports(ctx context.Context, cfg reportConfig, polling bool, store herald.Store, log *slog.Logger, reg *prometheus.Registry, api *heraldhttp.Server) (func(context.Context) error, func() float64, *ingest.Ingest, error) {
+	if !cfg.enabled() && !polling {
 		log.Warn("no --report-secret or --report-token: the report webhook is disabled", "component", "serve")
-		return func(context.Context) error { return nil }, nil, nil
+		return func(context.Context) error { return nil }, nil, nil, nil
 	}
-	in, err := ingest.New(cfg.ingestConfig(), store, log, reg)
+	icfg := cfg.ingestConfig()
+	if !cfg.enabled() {
+		icfg.Tokens = []string{randomHex(32)} // never handed out: the webhook is not mounted
+	}
+	in, err := ingest.New(icfg, store, log, reg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	in.Register(api)
+	if cfg.enabled() {
+		in.Register(api)
+	}
 	if err := in.Start(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	backlog := func() float64 { return float64(in.QueueDepth()) / float64(in.QueueCapacity()) }
-	return in.Stop, backlog, nil
+	return in.Stop, backlog, in, nil
 }

@@ -15,10 +15,10 @@ import (
 func newTemplatesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "templates",
-		Short: "Register and list approved AlimTalk templates through the admin API",
+		Short: "Register, list and sync (from the provider) AlimTalk templates",
 	}
 	addClientFlags(cmd)
-	cmd.AddCommand(newTemplatesAddCmd(), newTemplatesListCmd(), newTemplatesShowCmd())
+	cmd.AddCommand(newTemplatesAddCmd(), newTemplatesListCmd(), newTemplatesShowCmd(), newTemplatesSyncCmd())
 	return cmd
 }
 
@@ -127,9 +127,13 @@ func newTemplatesListCmd() *cobra.Command {
 				return err
 			}
 			return output(cmd, ts, func(w io.Writer) {
-				row(w, "CODE", "STATUS", "SENDER KEY", "BUTTONS", "CREATED", "TEXT")
+				row(w, "CODE", "STATUS", "INSPECTION", "SENDER KEY", "BUTTONS", "SYNCED", "TEXT")
 				for _, t := range ts {
-					row(w, t.Code, t.Status, t.SenderKey, len(t.Buttons), fmtTime(t.CreatedAt), cell(t.Text, 50))
+					insp := orDash(t.ProviderStatus)
+					if t.DiffersFromProvider() {
+						insp += " (differs)"
+					}
+					row(w, t.Code, t.Status, insp, t.SenderKey, len(t.Buttons), syncedAt(t), cell(t.Text, 50))
 				}
 			})
 		},
@@ -160,6 +164,13 @@ func printTemplate(w io.Writer, t herald.Template) {
 	row(w, "status", t.Status)
 	row(w, "sender key", t.SenderKey)
 	row(w, "created", fmtTime(t.CreatedAt))
+	if !t.SyncedAt.IsZero() {
+		row(w, "inspection", t.ProviderStatus)
+		row(w, "synced", fmtTime(t.SyncedAt))
+		if t.DiffersFromProvider() {
+			row(w, "provider's copy", "DIFFERS: campaigns refused (herald templates sync shows the diff)")
+		}
+	}
 	if t.Title != "" {
 		row(w, "title", t.Title)
 	}
@@ -168,4 +179,11 @@ func printTemplate(w io.Writer, t herald.Template) {
 	}
 	// The text last and verbatim: it must match Kakao's copy byte for byte.
 	fmt.Fprintf(w, "text\n%s\n", t.Text)
+}
+
+func syncedAt(t herald.Template) string {
+	if t.SyncedAt.IsZero() {
+		return "never"
+	}
+	return fmtTime(t.SyncedAt)
 }
