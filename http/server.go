@@ -69,6 +69,21 @@ type Server struct {
 	mux         *http.ServeMux
 	readyMu     sync.Mutex
 	ready       []readyCheck
+	details     []readyDetail
+}
+
+// readyDetail is a state /readyz names while the server is ready.
+type readyDetail struct {
+	name  string
+	state func() string
+}
+
+// AddReadyDetail makes /readyz, while ready, name state() under name when
+// it is not empty: a degraded but working part ("reports": "spooling").
+func (s *Server) AddReadyDetail(name string, state func() string) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	s.details = append(s.details, readyDetail{name, state})
 }
 
 // readyCheck is one more thing /readyz asks besides the database.
@@ -203,7 +218,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.readyMu.Lock()
-	checks := s.ready
+	checks, details := s.ready, s.details
 	s.readyMu.Unlock()
 	for _, c := range checks {
 		if err := c.check(); err != nil {
@@ -212,7 +227,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready"}
+	for _, d := range details {
+		if st := d.state(); st != "" {
+			body[d.name] = st
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // statusWriter remembers the status code for metrics and logs.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,37 +28,95 @@ type serveConfig struct {
 	MaxImportBytes  int64
 	ShutdownTimeout time.Duration
 	LogLevel        string
-	Reports         reportConfig
-	Send            sendConfig
+	// MaxConnections and ReadHeaderTimeout bound what clients can hold:
+	// past the limit a connection is answered 503 and closed at once.
+	MaxConnections    int
+	ReadHeaderTimeout time.Duration
+	Reports           reportConfig
+	Send              sendConfig
 }
 
 // reportConfig is the report webhook's part of serveConfig. Without a
 // secret or a token the webhook is not mounted.
 type reportConfig struct {
-	Secret        string
-	Tokens        []string
-	BatchSize     int
-	FlushInterval time.Duration
-	QueueSize     int
-	Committers    int
+	Secret         string
+	Tokens         []string
+	BindSignature  bool
+	AllowFrom      []string
+	TrustedProxies []string
+	InFlight       int
+	BodyTimeout    time.Duration
+	BatchSize      int
+	FlushInterval  time.Duration
+	QueueSize      int
+	Committers     int
+	RecentKeys     int
+	SpoolDir       string
+	SpoolMaxBytes  int64
+	SpoolAfter     time.Duration
 }
 
 func (c *reportConfig) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&c.Secret, "report-secret", "", "secret the provider signs reports with (X-IB-Signature); never logged")
 	f.StringSliceVar(&c.Tokens, "report-token", nil, "bearer token(s) accepted on the report webhook; several, comma-separated, for rotation")
+	f.BoolVar(&c.BindSignature, "report-bind-signature", false, "refuse (401) a signature seen before with another body; only for a provider that never signs two requests with the same timestamp")
+	f.StringSliceVar(&c.AllowFrom, "report-allow-from", nil, "networks (CIDR, comma-separated) reports are accepted from; empty: any")
+	f.StringSliceVar(&c.TrustedProxies, "report-trusted-proxies", nil, "proxies (CIDR) whose X-Forwarded-For names the source for --report-allow-from")
+	f.IntVar(&c.InFlight, "report-in-flight", heraldhttp.DefaultReportsInFlight, "report requests read or waiting at once before the webhook answers 429")
+	f.DurationVar(&c.BodyTimeout, "report-body-timeout", heraldhttp.DefaultReportBodyTimeout, "how long a report body may take to arrive")
 	f.IntVar(&c.BatchSize, "report-batch-size", ingest.DefaultBatchSize, "most reports written in one transaction")
 	f.DurationVar(&c.FlushInterval, "report-flush-interval", ingest.DefaultFlushInterval, "how long a report batch waits to fill")
 	f.IntVar(&c.QueueSize, "report-queue-size", ingest.DefaultQueueSize, "reports waiting for a transaction before the webhook answers 429")
 	f.IntVar(&c.Committers, "report-committers", 0, "report batches written at once; 0 picks 1 for SQLite (one writer), 2 for PostgreSQL")
+	f.IntVar(&c.RecentKeys, "report-recent-keys", ingest.DefaultRecentKeys, "keys of stored reports remembered to acknowledge copies without the database; -1: off")
+	f.StringVar(&c.SpoolDir, "report-spool-dir", "", "directory of the local report spool, for batches the database fails or is slow to take; empty: no spool (503 instead)")
+	f.Int64Var(&c.SpoolMaxBytes, "report-spool-max-bytes", ingest.DefaultSpoolMaxBytes, "largest size of the report spool; past it the webhook answers 503")
+	f.DurationVar(&c.SpoolAfter, "report-spool-after", ingest.DefaultSpoolAfter, "how long a report commit may take before its batch is spooled")
 }
 
 func (c reportConfig) enabled() bool { return c.Secret != "" || len(c.Tokens) > 0 }
 
 func (c reportConfig) ingestConfig() ingest.Config {
 	return ingest.Config{
-		Secret: []byte(c.Secret), Tokens: c.Tokens, BatchSize: c.BatchSize, FlushInterval: c.FlushInterval,
-		QueueSize: c.QueueSize, Committers: c.Committers,
+		BatchSize: c.BatchSize, FlushInterval: c.FlushInterval, QueueSize: c.QueueSize, Committers: c.Committers,
+		RecentKeys: c.RecentKeys, SpoolDir: c.SpoolDir, SpoolMaxBytes: c.SpoolMaxBytes, SpoolAfter: c.SpoolAfter,
 	}
+}
+
+func (c reportConfig) edgeConfig() (heraldhttp.ReportConfig, error) {
+	allow, err := parsePrefixes("report-allow-from", c.AllowFrom)
+	if err != nil {
+		return heraldhttp.ReportConfig{}, err
+	}
+	proxies, err := parsePrefixes("report-trusted-proxies", c.TrustedProxies)
+	if err != nil {
+		return heraldhttp.ReportConfig{}, err
+	}
+	return heraldhttp.ReportConfig{
+		Secret: []byte(c.Secret), Tokens: c.Tokens, BindSignature: c.BindSignature, AllowFrom: allow,
+		TrustedProxies: proxies, InFlight: c.InFlight, BodyTimeout: c.BodyTimeout,
+	}, nil
+}
+
+// parsePrefixes reads CIDRs; a bare address is a network of one.
+func parsePrefixes(flag string, ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, herald.Invalid(flag, "%q is neither a CIDR nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // forDB picks the number of committers for the database db when none is
@@ -70,10 +129,12 @@ func (c reportConfig) forDB(db string) reportConfig {
 	return c
 }
 
-// reportFlags names the flag of each ingest.Config field.
+// reportFlags names the flag of each ingest.Config and ReportConfig field.
 var reportFlags = map[string]string{
 	"secret": "report-secret", "tokens": "report-token", "batchSize": "report-batch-size",
 	"flushInterval": "report-flush-interval", "queueSize": "report-queue-size", "committers": "report-committers",
+	"spoolMaxBytes": "report-spool-max-bytes", "spoolAfter": "report-spool-after", "inFlight": "report-in-flight",
+	"bodyTimeout": "report-body-timeout", "trustedProxies": "report-trusted-proxies",
 }
 
 // Validate names the flag at fault.
@@ -81,7 +142,13 @@ func (c reportConfig) Validate() error {
 	if !c.enabled() {
 		return nil
 	}
-	err := c.ingestConfig().Validate()
+	edge, err := c.edgeConfig()
+	if err == nil {
+		err = edge.Validate()
+	}
+	if err == nil {
+		err = c.ingestConfig().Validate()
+	}
 	var inv *herald.InvalidError
 	if errors.As(err, &inv) && reportFlags[inv.Field] != "" {
 		return herald.Invalid(reportFlags[inv.Field], "%s", inv.Message)
@@ -107,6 +174,12 @@ func (c serveConfig) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return herald.Invalid("shutdown-timeout", "must be positive")
+	}
+	if c.MaxConnections < 1 {
+		return herald.Invalid("max-connections", "must be positive")
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		return herald.Invalid("read-header-timeout", "must be positive")
 	}
 	if err := c.Send.Validate(); err != nil {
 		return err
@@ -141,6 +214,8 @@ func newServeCmd() *cobra.Command {
 	f.Int64Var(&cfg.MaxImportBytes, "max-import-bytes", 1<<30, "largest member import body in bytes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain on SIGINT/SIGTERM")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.IntVar(&cfg.MaxConnections, "max-connections", heraldhttp.DefaultMaxConnections, "open HTTP connections at once; past it a new one is answered 503 and closed")
+	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "how long a client may take to send a request's headers")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
 	describeEnv(f)
@@ -176,9 +251,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(heraldhttp.LimitListener(ln, cfg.MaxConnections)) }()
 	// Sending starts once the webhook listens: reports follow every send.
 	stopSending, err := startSending(ctx, cfg.Send, store, logger, reg, backlog, api.AddReadyCheck)
 	if err != nil {
@@ -214,11 +289,25 @@ func startReports(ctx context.Context, cfg reportConfig, store herald.Store, log
 		log.Warn("no --report-secret or --report-token: the report webhook is disabled", "component", "serve")
 		return func(context.Context) error { return nil }, nil, nil
 	}
+	edge, err := cfg.edgeConfig()
+	if err != nil {
+		return nil, nil, err
+	}
 	in, err := ingest.New(cfg.ingestConfig(), store, log, reg)
 	if err != nil {
 		return nil, nil, err
 	}
-	in.Register(api)
+	if err := api.HandleReports(edge, in); err != nil {
+		return nil, nil, err
+	}
+	if cfg.SpoolDir != "" {
+		api.AddReadyDetail("reports", func() string {
+			if in.Spooling() {
+				return "spooling"
+			}
+			return ""
+		})
+	}
 	if err := in.Start(ctx); err != nil {
 		return nil, nil, err
 	}
