@@ -18,6 +18,16 @@ func matchRecipient(ref, msgKey string) string {
 		(SELECT r.id FROM recipients r WHERE r.msg_key = ` + msgKey + ` ORDER BY r.id LIMIT 1))`
 }
 
+// contradicts tells a report whose ref names a message that was answered
+// with another msgKey: forged or misrouted, it is stored but held
+// (recipient_id and next_match_at NULL: neither applied nor retried). A
+// seed report without ref carries its messageId as ref too: not a
+// contradiction.
+func contradicts(ref, msgKey string) string {
+	return `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = ` + ref + ` AND r.msg_key IS NOT NULL
+		AND r.msg_key <> ` + msgKey + ` AND ` + msgKey + ` <> ` + ref + `)`
+}
+
 // applyReport moves a recipient to the report's state when that outranks
 // its current one (herald.ReportRank). The msgKey is recorded when the row
 // has none, unless it is only the ref again (a seed report without ref).
@@ -46,11 +56,12 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
 				report_code, report_text, report_time, raw, received_at, next_match_at)
-			SELECT m.id, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN m.id IS NULL THEN ?9 END
-			FROM (SELECT `+matchRecipient("?1", "?2")+` AS id) m
+			SELECT CASE WHEN NOT m.held THEN m.id END, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+				CASE WHEN m.id IS NULL AND NOT m.held THEN ?9 END
+			FROM (SELECT `+matchRecipient("?1", "?2")+` AS id, `+contradicts("?1", "?2")+` AS held) m
 			WHERE true -- lets SQLite parse the upsert clause after a SELECT
 			ON CONFLICT DO NOTHING
-			RETURNING recipient_id`)
+			RETURNING recipient_id, next_match_at IS NOT NULL`)
 		if err != nil {
 			return err
 		}
@@ -63,16 +74,20 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 		matched := 0
 		for _, r := range reports {
 			var rid sql.NullInt64
+			var pending bool
 			err := ins.QueryRowContext(ctx, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text,
-				ms(r.ReportTime), raw(r.Raw), ms(now)).Scan(&rid)
+				ms(r.ReportTime), raw(r.Raw), ms(now)).Scan(&rid, &pending)
 			switch {
 			case errors.Is(err, sql.ErrNoRows): // a copy of a stored report
 				res.Unchanged++
 				continue
 			case err != nil:
 				return err
-			case !rid.Valid:
+			case !rid.Valid && pending:
 				res.Unmatched++
+				continue
+			case !rid.Valid:
+				res.Held++
 				continue
 			}
 			matched++
@@ -154,7 +169,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 			return err
 		}
 		upd, err := tx.PrepareContext(ctx, `UPDATE reports SET recipient_id = ?1,
-			next_match_at = CASE WHEN ?1 IS NULL THEN ?2 + MIN(MAX(?2 - received_at, ?3), ?4) END WHERE id = ?5`)
+			next_match_at = CASE WHEN ?1 IS NULL AND NOT ?6 THEN ?2 + MIN(MAX(?2 - received_at, ?3), ?4) END WHERE id = ?5`)
 		if err != nil {
 			return err
 		}
@@ -166,7 +181,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		defer apply.close()
 		for _, p := range pending {
 			if _, err := upd.ExecContext(ctx, p.recipient, ms(now), minMatchDelay.Milliseconds(),
-				maxMatchDelay.Milliseconds(), p.id); err != nil {
+				maxMatchDelay.Milliseconds(), p.id, p.held); err != nil {
 				return err
 			}
 			if !p.recipient.Valid {
@@ -187,7 +202,8 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 
 type pendingReport struct {
 	id        int64
-	recipient sql.NullInt64
+	recipient sql.NullInt64 // NULL when held
+	held      bool
 	report    herald.Report
 }
 
@@ -195,7 +211,8 @@ type pendingReport struct {
 // match now, if any.
 func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pendingReport, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT rep.id, rep.msg_key, rep.ref, rep.service_type, rep.report_code,
-			rep.report_text, `+matchRecipient("rep.ref", "rep.msg_key")+`
+			rep.report_text, CASE WHEN NOT `+contradicts("rep.ref", "rep.msg_key")+` THEN `+
+		matchRecipient("rep.ref", "rep.msg_key")+` END, `+contradicts("rep.ref", "rep.msg_key")+`
 		FROM reports rep WHERE rep.next_match_at <= ? ORDER BY rep.next_match_at LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, err
@@ -205,7 +222,7 @@ func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pe
 	for rows.Next() {
 		var p pendingReport
 		r := &p.report
-		if err := rows.Scan(&p.id, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text, &p.recipient); err != nil {
+		if err := rows.Scan(&p.id, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text, &p.recipient, &p.held); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
