@@ -39,7 +39,13 @@ func TestReportsApplied(t *testing.T) {
 				}
 			}
 			// By ref, then replayed twice: still one stored report.
-			byRef := bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at)
+			// A msgKey other than the one recorded for the ref: held.
+			ok(bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at))
+			state(rs[0], herald.RecipientAccepted, "")
+			eventually(t, "the held report counted", func() bool {
+				return metric(t, e, "herald_reports_committed_total", "held") == 1
+			})
+			byRef := bizgo(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", "10000", at)
 			for range 3 {
 				ok(byRef)
 			}
