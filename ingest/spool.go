@@ -43,7 +43,6 @@ const (
 	segmentPrefix = "spool-"
 	segmentSuffix = ".wal"
 	recordHeader  = 8
-	maxRecord     = 1 << 30
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -352,9 +351,14 @@ func (in *Ingest) replaySegment(ctx context.Context, seg segment) (reports, reco
 		return 0, 0, fmt.Errorf("report spool: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("report spool: %w", err)
+	}
+	left := fi.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
-		batch, err := readRecord(r)
+		batch, err := readRecord(r, &left)
 		if errors.Is(err, io.EOF) {
 			return reports, records, nil
 		}
@@ -409,8 +413,10 @@ func appendTime(b []byte, t time.Time) []byte {
 
 var errBadRecord = errors.New("malformed spool record")
 
-// readRecord reads the next record; io.EOF at a clean end.
-func readRecord(r *bufio.Reader) ([]herald.Report, error) {
+// readRecord reads the next record; io.EOF at a clean end. left is how
+// many bytes are left to read: a length past it is a torn record, not an
+// allocation to make.
+func readRecord(r *bufio.Reader, left *int64) ([]herald.Report, error) {
 	var h [recordHeader]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -419,9 +425,10 @@ func readRecord(r *bufio.Reader) ([]herald.Report, error) {
 		return nil, errBadRecord
 	}
 	n := binary.LittleEndian.Uint32(h[0:4])
-	if n > maxRecord {
+	if int64(n) > *left-recordHeader {
 		return nil, errBadRecord
 	}
+	*left -= recordHeader + int64(n)
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return nil, errBadRecord
