@@ -288,18 +288,19 @@ func (in *Ingest) Spooling() bool { return in.spool != nil && in.spool.degraded(
 // returns once the spool is closing and either empty or the database
 // still refuses: what is left is replayed by the next start.
 func (in *Ingest) replayLoop(ctx context.Context) {
-	const pause = 250 * time.Millisecond
-	tick := time.NewTicker(pause)
-	defer tick.Stop()
+	const minPause, maxPause = 250 * time.Millisecond, 2 * time.Second
+	pause := minPause
 	var lastLog time.Time
 	for {
 		closing := in.spool.isClosing()
+		failed := false
 		if in.spool.degraded() {
 			n, err := in.replay(ctx)
 			if n > 0 {
 				in.log.LogAttrs(ctx, slog.LevelInfo, "spooled reports replayed", slog.Int("reports", n))
 			}
 			if err != nil {
+				failed = true
 				if time.Since(lastLog) > 10*time.Second {
 					lastLog = time.Now()
 					in.log.LogAttrs(ctx, slog.LevelWarn, "spooled reports wait for the database",
@@ -312,9 +313,17 @@ func (in *Ingest) replayLoop(ctx context.Context) {
 		} else if closing {
 			return
 		}
+		if failed {
+			// Backing off, deaf to new appends: each pass seals a segment,
+			// and the database is not back because a batch was spooled.
+			time.Sleep(pause)
+			pause = min(2*pause, maxPause)
+			continue
+		}
+		pause = minPause
 		select {
 		case <-in.spool.wake:
-		case <-tick.C:
+		case <-time.After(minPause):
 		}
 	}
 }
