@@ -41,7 +41,10 @@ var applyReports = `WITH rep AS (
 			report_time, raw, received_at, next_match_at)
 		SELECT CASE WHEN NOT m.held THEN m.id END, msg_key, ref, service_type, report_type, report_code, report_text,
 			report_time, raw, $12::timestamptz, CASE WHEN m.id IS NULL AND NOT m.held THEN $12::timestamptz END
-		FROM rep CROSS JOIN LATERAL (SELECT ` + matchRecipient + ` AS id, ` + contradicts + ` AS held
+		FROM rep CROSS JOIN LATERAL ( -- one look-up by ref serves the match and the contradiction
+			SELECT COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = rep.msg_key ORDER BY r.id LIMIT 1)) AS id,
+				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> rep.msg_key AND rep.msg_key <> rep.ref, false) AS held
+			FROM (SELECT 1) one LEFT JOIN recipients byref ON byref.message_id = rep.ref
 			OFFSET 0) m -- OFFSET 0: look up once, not per use
 		-- In key order: two transactions inserting the same keys (two
 		-- processes taking copies of one report) lock them in one order,

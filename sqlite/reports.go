@@ -58,7 +58,10 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 				report_code, report_text, report_time, raw, received_at, next_match_at)
 			SELECT CASE WHEN NOT m.held THEN m.id END, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
 				CASE WHEN m.id IS NULL AND NOT m.held THEN ?9 END
-			FROM (SELECT `+matchRecipient("?1", "?2")+` AS id, `+contradicts("?1", "?2")+` AS held) m
+			-- One look-up by ref serves both the match and the contradiction.
+			FROM (SELECT COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = ?2 ORDER BY r.id LIMIT 1)) AS id,
+					COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> ?2 AND ?2 <> ?1, false) AS held
+				FROM (SELECT 1) one LEFT JOIN recipients byref ON byref.message_id = ?1) m
 			WHERE true -- lets SQLite parse the upsert clause after a SELECT
 			ON CONFLICT DO NOTHING
 			RETURNING recipient_id, next_match_at IS NOT NULL`)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ type serveConfig struct {
 	// past the limit a connection is answered 503 and closed at once.
 	MaxConnections    int
 	ReadHeaderTimeout time.Duration
+	// DebugListen, when set, serves net/http/pprof there (loopback only:
+	// profiles name internals), apart from the API.
+	DebugListen string
 	Reports           reportConfig
 	Send              sendConfig
 }
@@ -178,6 +182,12 @@ func (c serveConfig) Validate() error {
 	if c.MaxConnections < 1 {
 		return herald.Invalid("max-connections", "must be positive")
 	}
+	if c.DebugListen != "" {
+		host, _, err := net.SplitHostPort(c.DebugListen)
+		if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
+			return herald.Invalid("debug-listen", "want a loopback HOST:PORT, got %q", c.DebugListen)
+		}
+	}
 	if c.ReadHeaderTimeout <= 0 {
 		return herald.Invalid("read-header-timeout", "must be positive")
 	}
@@ -216,6 +226,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.IntVar(&cfg.MaxConnections, "max-connections", heraldhttp.DefaultMaxConnections, "open HTTP connections at once; past it a new one is answered 503 and closed")
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "how long a client may take to send a request's headers")
+	f.StringVar(&cfg.DebugListen, "debug-listen", "", "HOST:PORT (loopback) serving /debug/pprof/ for profiling; empty: off")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
 	describeEnv(f)
@@ -254,6 +265,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(heraldhttp.LimitListener(ln, cfg.MaxConnections)) }()
+	if cfg.DebugListen != "" {
+		dbg := &http.Server{Addr: cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { logger.Warn("debug server stopped", "component", "serve", "err", dbg.ListenAndServe()) }()
+		defer dbg.Close()
+	}
 	// Sending starts once the webhook listens: reports follow every send.
 	stopSending, err := startSending(ctx, cfg.Send, store, logger, reg, backlog, api.AddReadyCheck)
 	if err != nil {
@@ -279,6 +295,17 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// pprofMux serves net/http/pprof's handlers, which are not on the API.
+func pprofMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }
 
 // startReports mounts and starts the report webhook when a credential is
