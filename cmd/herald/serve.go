@@ -36,8 +36,8 @@ type serveConfig struct {
 	// DebugListen, when set, serves net/http/pprof there (loopback only:
 	// profiles name internals), apart from the API.
 	DebugListen string
-	Reports           reportConfig
-	Send              sendConfig
+	Reports     reportConfig
+	Send        sendConfig
 }
 
 // reportConfig is the report webhook's part of serveConfig. Without a
