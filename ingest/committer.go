@@ -148,8 +148,13 @@ func (in *Ingest) persist(ctx context.Context, reports []herald.Report) error {
 	defer timer.Stop()
 	select {
 	case err := <-res:
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
+		case errors.Is(err, errCommitPanic):
+			// A batch that trips a bug would trip it at every replay and
+			// hold up the spool behind it: refused, as without a spool.
+			return errors.Join(ErrNotStored, err)
 		}
 		return in.toSpool(reports)
 	case <-timer.C:
