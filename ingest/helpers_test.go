@@ -3,15 +3,12 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,16 +173,6 @@ func signed(at time.Time) []string {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
 	return []string{infobank.HeaderTimestamp, ts, infobank.HeaderSignature, infobank.Sign([]byte(secret), ts)}
 }
-
-func signedWith(ts string, encode func([]byte) string) []string {
-	sig, _ := hex.DecodeString(infobank.Sign([]byte(secret), ts))
-	return []string{infobank.HeaderTimestamp, ts, infobank.HeaderSignature, encode(sig)}
-}
-
-var (
-	hexUpper = func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
-	b64      = base64.StdEncoding.EncodeToString
-)
 
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
