@@ -40,10 +40,21 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		t.Fatalf("good config: %v", err)
 	}
 	cases := map[string]func(*serveConfig){
-		"admin-token":  func(c *serveConfig) { c.AdminTokens = []string{"short"} },
-		"listen":       func(c *serveConfig) { c.Listen = "8080" },
-		"provider-key": func(c *serveConfig) { c.Send.ProviderURL = "https://mars.ibapi.kr" },
-		"provider-url": func(c *serveConfig) { c.Send.ProviderURL = "mars.ibapi.kr" },
+		"admin-token":     func(c *serveConfig) { c.AdminTokens = []string{"short"} },
+		"listen":          func(c *serveConfig) { c.Listen = "8080" },
+		"provider-key":    func(c *serveConfig) { c.Send.ProviderURL = "https://mars.ibapi.kr" },
+		"provider-url":    func(c *serveConfig) { c.Send.ProviderURL = "mars.ibapi.kr" },
+		"max-connections": func(c *serveConfig) { c.MaxConnections = -1 },
+		"debug-listen":    func(c *serveConfig) { c.DebugListen = "0.0.0.0:6060" },
+		"report-allow-from": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, AllowFrom: []string{"10.0.0.0/33"}}
+		},
+		"report-trusted-proxies": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, TrustedProxies: []string{"10.0.0.1"}}
+		},
+		"report-spool-after": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, SpoolDir: "/tmp/x", SpoolAfter: time.Minute}
+		},
 	}
 	for field, change := range cases {
 		c := good

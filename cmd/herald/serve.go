@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,9 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/ingest"
 )
+
+// defaultReadHeaderTimeout is --read-header-timeout's default.
+const defaultReadHeaderTimeout = 5 * time.Second
 
 // serveConfig is everything `herald serve` needs.
 type serveConfig struct {
@@ -179,8 +183,8 @@ func (c serveConfig) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return herald.Invalid("shutdown-timeout", "must be positive")
 	}
-	if c.MaxConnections < 1 {
-		return herald.Invalid("max-connections", "must be positive")
+	if c.MaxConnections < 0 {
+		return herald.Invalid("max-connections", "must be positive (0: %d)", heraldhttp.DefaultMaxConnections)
 	}
 	if c.DebugListen != "" {
 		host, _, err := net.SplitHostPort(c.DebugListen)
@@ -188,8 +192,8 @@ func (c serveConfig) Validate() error {
 			return herald.Invalid("debug-listen", "want a loopback HOST:PORT, got %q", c.DebugListen)
 		}
 	}
-	if c.ReadHeaderTimeout <= 0 {
-		return herald.Invalid("read-header-timeout", "must be positive")
+	if c.ReadHeaderTimeout < 0 {
+		return herald.Invalid("read-header-timeout", "must be positive (0: %s)", defaultReadHeaderTimeout)
 	}
 	if err := c.Send.Validate(); err != nil {
 		return err
@@ -225,7 +229,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain on SIGINT/SIGTERM")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.IntVar(&cfg.MaxConnections, "max-connections", heraldhttp.DefaultMaxConnections, "open HTTP connections at once; past it a new one is answered 503 and closed")
-	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "how long a client may take to send a request's headers")
+	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send a request's headers")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "HOST:PORT (loopback) serving /debug/pprof/ for profiling; empty: off")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
@@ -262,9 +266,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, defaultReadHeaderTimeout),
+		IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(heraldhttp.LimitListener(ln, cfg.MaxConnections)) }()
+	go func() {
+		errc <- srv.Serve(heraldhttp.LimitListener(ln, cmp.Or(cfg.MaxConnections, heraldhttp.DefaultMaxConnections)))
+	}()
 	if cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { logger.Warn("debug server stopped", "component", "serve", "err", dbg.ListenAndServe()) }()
