@@ -12,8 +12,10 @@
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //
-// GET /healthz, /readyz and /metrics need no token. Every error is
-// {"error": {"code", "message", "field"}}; see Error.
+// GET /healthz, /readyz and /metrics need no token. The report webhook
+// (HandleReports: POST /v1/reports and /reception-result) brings its own
+// credentials. Every error is {"error": {"code", "message", "field"}}; see
+// Error.
 package http
 
 import (
