@@ -247,9 +247,15 @@ func (in *Ingest) sweepLoop(ctx context.Context) {
 	}
 }
 
-// sweep matches due reports, a few rounds when there is a backlog.
+// sweep matches due reports, a few rounds when there is a backlog and no
+// report waits: on SQLite the sweep takes the one writer, and a stream of
+// reports that match nothing (each retried with backoff) would otherwise
+// keep it busy, and every commit behind it, for most of each second.
 func (in *Ingest) sweep(ctx context.Context) error {
-	for range 10 {
+	for round := range 10 {
+		if round > 0 && in.QueueDepth() > 0 {
+			return nil
+		}
 		sctx, cancel := context.WithTimeout(ctx, commitTimeout)
 		n, err := in.store.MatchPendingReports(sctx, in.cfg.Now(), in.cfg.SweepLimit)
 		cancel()
