@@ -10,7 +10,23 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrBusy is a refusal for load: the caller should come back shortly
+	// (HTTP 429 with Retry-After). Nothing was stored.
+	ErrBusy = errors.New("busy")
+	// ErrUnavailable is a refusal because something herald needs is down or
+	// too slow (HTTP 503 with Retry-After). Nothing is promised stored.
+	ErrUnavailable = errors.New("unavailable")
 )
+
+// Refusal is an ErrBusy or ErrUnavailable with a message that is safe to
+// show to whoever made the request: it names no internals.
+type Refusal struct {
+	Kind    error // ErrBusy or ErrUnavailable
+	Message string
+}
+
+func (e *Refusal) Error() string { return e.Message }
+func (e *Refusal) Unwrap() error { return e.Kind }
 
 // InvalidError is bad input, naming the field at fault.
 type InvalidError struct {

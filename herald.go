@@ -171,6 +171,11 @@ type ReportResult struct {
 	// Unchanged counts matched reports that moved nothing: duplicates,
 	// late or out-of-order reports.
 	Unchanged int `json:"unchanged"`
+	// Held counts reports kept but not applied: their ref names a message
+	// whose msgKey, recorded from the send's answer, is another (a forged
+	// or misrouted report). Matched + Unmatched + Unchanged + Held is the
+	// number of reports.
+	Held int `json:"held,omitempty"`
 }
 
 // UpsertResult counts what an upsert did.

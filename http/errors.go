@@ -64,7 +64,8 @@ func apiError(status int, code, format string, args ...any) *Error {
 }
 
 // writeError is the one place where errors become HTTP statuses. Internal
-// errors are logged and answered with a generic message.
+// errors are logged and answered with a generic message; a 429 or 503 says
+// when to come back (Retry-After).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	if e.Code == CodeInternal {
@@ -75,18 +76,32 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.LogAttrs(r.Context(), level, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern), slog.String("error", err.Error()))
 	}
+	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
+		w.Header()["Retry-After"] = retryAfter
+	}
 	writeJSON(w, e.Status, errorBody{Error: e})
 }
+
+var retryAfter = []string{"1"}
 
 func toAPIError(err error) *Error {
 	var (
 		ae  *Error
 		inv *herald.InvalidError
 		mbe *http.MaxBytesError
+		ref *herald.Refusal
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ref) && errors.Is(ref.Kind, herald.ErrBusy):
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeBusy, Message: ref.Message}
+	case errors.As(err, &ref):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: ref.Message}
+	case errors.Is(err, herald.ErrBusy):
+		return apiError(http.StatusTooManyRequests, CodeBusy, "busy; retry later")
+	case errors.Is(err, herald.ErrUnavailable):
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable, "unavailable; retry later")
 	case errors.As(err, &inv):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: inv.Field, Message: inv.Message}
 	case errors.As(err, &mbe):
@@ -106,4 +121,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+)
+
+// writeRaw writes a JSON body encoded already, with writeJSON's headers
+// (shared slices, never appended to: the hot path saves allocations).
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

@@ -51,11 +51,13 @@ func openAPIPath(pattern string) string {
 func TestOpenAPICoversEveryRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	in, err := ingest.New(ingest.Config{Secret: []byte("openapi-test-secret")}, e.store, nil, nil)
+	in, err := ingest.New(ingest.Config{}, e.store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Register(e.api)
+	if err := e.api.HandleReports(heraldhttp.ReportConfig{Secret: []byte("openapi-test-secret")}, in); err != nil {
+		t.Fatal(err)
+	}
 	doc, _ := e.openAPI()
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi %q, want 3.1.0", doc.OpenAPI)
@@ -111,7 +113,7 @@ func TestOpenAPIDescribesTheErrorShapeOnce(t *testing.T) {
 	}
 	codes := []string{heraldhttp.CodeInvalid, heraldhttp.CodeUnauthorized, heraldhttp.CodeForbidden, heraldhttp.CodeNotFound,
 		heraldhttp.CodeConflict, heraldhttp.CodeTooLarge, heraldhttp.CodeUnsupportedMediaType, heraldhttp.CodeUnavailable,
-		heraldhttp.CodeInternal, ingest.CodeBusy}
+		heraldhttp.CodeInternal, heraldhttp.CodeBusy}
 	got := errSchema.Properties.Error.Properties.Code.Enum
 	sort.Strings(codes)
 	sort.Strings(got)

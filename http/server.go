@@ -19,8 +19,9 @@
 // GET / and /campaigns/{id} serve the web dashboard (401 and the sign-in
 // form without a session), /assets/* its script and style. GET /healthz,
 // /readyz, /metrics and /openapi.json (the OpenAPI 3.1 description of all
-// of this) need no token. Every error is {"error": {"code", "message",
-// "field"}}; see Error.
+// of this) need no token. The report webhook (HandleReports: POST
+// /v1/reports and /reception-result) brings its own credentials. Every
+// error is {"error": {"code", "message", "field"}}; see Error.
 package http
 
 import (
@@ -83,6 +84,21 @@ type Server struct {
 	patterns    []string // every pattern on mux, in registration order
 	readyMu     sync.Mutex
 	ready       []readyCheck
+	details     []readyDetail
+}
+
+// readyDetail is a state /readyz names while the server is ready.
+type readyDetail struct {
+	name  string
+	state func() string
+}
+
+// AddReadyDetail makes /readyz, while ready, name state() under name when
+// it is not empty: a degraded but working part ("reports": "spooling").
+func (s *Server) AddReadyDetail(name string, state func() string) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	s.details = append(s.details, readyDetail{name, state})
 }
 
 // readyCheck is one more thing /readyz asks besides the database.
@@ -233,7 +249,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.readyMu.Lock()
-	checks := s.ready
+	checks, details := s.ready, s.details
 	s.readyMu.Unlock()
 	for _, c := range checks {
 		if err := c.check(); err != nil {
@@ -242,7 +258,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready"}
+	for _, d := range details {
+		if st := d.state(); st != "" {
+			body[d.name] = st
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // statusWriter remembers the status code for metrics and logs.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +253,24 @@ func TestHandleMountsUnauthenticatedRoutes(t *testing.T) {
 	e.do("POST", "/v1/reports", "", nil, "Authorization", "").want(t, http.StatusAccepted, nil)
 	e.do("GET", "/v1/extra", "", nil, "Authorization", "").wantError(t, 401, "unauthorized", "")
 	e.do("GET", "/v1/extra", "", nil).want(t, 200, nil)
+}
+
+// TestReadyzDetails: a degraded but working part is named while ready.
+func TestReadyzDetails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var state atomic.Value
+	state.Store("")
+	e.api.AddReadyDetail("reports", func() string { return state.Load().(string) })
+	r := e.do("GET", "/readyz", "", nil, "Authorization", "")
+	r.want(t, 200, nil)
+	if bytes.Contains(r.body, []byte("reports")) {
+		t.Fatalf("an empty detail is named: %s", r.body)
+	}
+	state.Store("spooling")
+	r = e.do("GET", "/readyz", "", nil, "Authorization", "")
+	r.want(t, 200, nil)
+	if !bytes.Contains(r.body, []byte(`"reports":"spooling"`)) || !bytes.Contains(r.body, []byte(`"status":"ready"`)) {
+		t.Fatalf("readyz body %s", r.body)
+	}
 }

@@ -166,7 +166,6 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 // benchServer mounts the webhook on the admin API's server on loopback.
 func benchServer(b *testing.B, s herald.Store, cfg ingest.Config) (*httptest.Server, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	cfg.Secret, cfg.Tokens = []byte(secret), []string{tokenA}
 	in, err := ingest.New(cfg, s, nil, reg)
 	if err != nil {
 		b.Fatal(err)
@@ -175,7 +174,9 @@ func benchServer(b *testing.B, s herald.Store, cfg ingest.Config) (*httptest.Ser
 	if err != nil {
 		b.Fatal(err)
 	}
-	in.Register(api)
+	if err := api.HandleReports(heraldhttp.ReportConfig{Secret: []byte(secret), Tokens: []string{tokenA}}, in); err != nil {
+		b.Fatal(err)
+	}
 	if err := in.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func (c *rawClient) post(body []byte) (int, error) {
 	if ts != c.ts { // one HMAC per millisecond is what a provider sending many reports would do too
 		c.ts, c.sig = ts, infobank.Sign([]byte(secret), ts)
 	}
-	b := append(c.buf[:0], "POST "+ingest.PathReports+" HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n"...)
+	b := append(c.buf[:0], "POST "+heraldhttp.PathReports+" HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n"...)
 	b = append(b, infobank.HeaderTimestamp+": "...)
 	b = append(b, c.ts...)
 	b = append(b, "\r\n"+infobank.HeaderSignature+": "...)

@@ -3,15 +3,12 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,12 +83,20 @@ type env struct {
 	clock *clock
 }
 
-// newEnv serves s with cfg; Secret, Tokens and Now default to the tests'.
+// newEnv serves s with cfg behind the webhook edge, with the tests'
+// secret and tokens; Now defaults to the tests' clock.
 func newEnv(t testing.TB, s herald.Store, cfg ingest.Config) *env {
 	t.Helper()
+	return newEdgeEnv(t, s, cfg, heraldhttp.ReportConfig{})
+}
+
+// newEdgeEnv is newEnv with an edge configuration; Secret and Tokens
+// default to the tests'.
+func newEdgeEnv(t testing.TB, s herald.Store, cfg ingest.Config, edge heraldhttp.ReportConfig) *env {
+	t.Helper()
 	e := &env{t: t, store: s, reg: prometheus.NewRegistry(), clock: newClock(testNow)}
-	if cfg.Secret == nil && cfg.Tokens == nil {
-		cfg.Secret, cfg.Tokens = []byte(secret), []string{tokenA, tokenB}
+	if edge.Secret == nil && edge.Tokens == nil {
+		edge.Secret, edge.Tokens = []byte(secret), []string{tokenA, tokenB}
 	}
 	if cfg.Now == nil {
 		cfg.Now = e.clock.now
@@ -100,11 +105,14 @@ func newEnv(t testing.TB, s herald.Store, cfg ingest.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: s, AdminTokens: []string{adminTok}, Registry: e.reg})
+	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: s, AdminTokens: []string{adminTok}, Registry: e.reg,
+		Now: e.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Register(api)
+	if err := api.HandleReports(edge, in); err != nil {
+		t.Fatal(err)
+	}
 	if err := in.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -165,16 +173,6 @@ func signed(at time.Time) []string {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
 	return []string{infobank.HeaderTimestamp, ts, infobank.HeaderSignature, infobank.Sign([]byte(secret), ts)}
 }
-
-func signedWith(ts string, encode func([]byte) string) []string {
-	sig, _ := hex.DecodeString(infobank.Sign([]byte(secret), ts))
-	return []string{infobank.HeaderTimestamp, ts, infobank.HeaderSignature, encode(sig)}
-}
-
-var (
-	hexUpper = func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
-	b64      = base64.StdEncoding.EncodeToString
-)
 
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 

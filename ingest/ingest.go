@@ -1,17 +1,21 @@
-// Package ingest is herald's report webhook (the "Open API"): it takes the
-// provider's delivery reports over HTTP, puts them on a bounded queue and
-// writes them with group commit — one Store.ApplyReports transaction per
-// batch — answering each request only once its batch is durable. A full
-// queue sheds load with 429 at once instead of growing memory.
+// Package ingest takes the provider's delivery reports — from the webhook
+// (http.Server.HandleReports) or from a poller — through one call,
+// Submit, puts them on bounded queues and writes them with group commit:
+// one Store.ApplyReports transaction per batch, Submit returning only once
+// its report is durable. Each report goes to a committer chosen by a hash
+// of its msgKey, so that copies of a report meet in one place: copies in a
+// batch and copies of a recently stored report never reach the database.
+// A full queue refuses at once (herald.ErrBusy) instead of growing memory;
+// with a spool directory, batches the database cannot take in time are
+// kept in a local write-ahead file and replayed later (spool.go).
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	herald "github.com/heraldhq/herald"
-	heraldhttp "github.com/heraldhq/herald/http"
 )
 
 // Defaults for Config.
@@ -32,14 +35,19 @@ const (
 	DefaultWaitTimeout   = 4 * time.Second
 	DefaultSweepInterval = time.Second
 	DefaultSweepLimit    = 1000
+	DefaultRecentKeys    = 65_536
+	DefaultSpoolMaxBytes = 1 << 30
+	DefaultSpoolAfter    = time.Second
 )
+
+// MaxBodyBytes bounds a report's raw body; one report is a few hundred bytes.
+const MaxBodyBytes = 64 << 10
 
 // Limits that Config.Validate enforces.
 const (
 	// MaxWaitTimeout stays under the provider's 5-second answer deadline:
 	// an answer after it counts as lost anyway.
 	MaxWaitTimeout = 5 * time.Second
-	MinTokenLength = 16
 	MaxCommitters  = 16
 	MaxBatchSize   = 10_000
 )
@@ -49,14 +57,8 @@ const (
 // answered 503 by then.
 const commitTimeout = 10 * time.Second
 
-// Config tunes the webhook. At least one credential (Secret or Tokens) is
-// required; zero values of the rest take the defaults.
+// Config tunes the intake; zero values take the defaults.
 type Config struct {
-	// Secret is the key of the provider's X-IB-Signature HMAC.
-	Secret []byte
-	// Tokens are accepted as Authorization: Bearer; several may be valid at
-	// once so that one can be rotated without downtime.
-	Tokens []string
 	// BatchSize is the most reports one transaction writes.
 	BatchSize int
 	// FlushInterval is how long a batch waits to fill after its first report.
@@ -70,9 +72,21 @@ type Config struct {
 	// Committers is the number of batches written at once. One suits
 	// SQLite (a single writer); PostgreSQL may gain from two.
 	Committers int
-	// WaitTimeout is how long a request waits for its batch to commit
-	// before it is answered 503.
+	// WaitTimeout is how long Submit waits for its batch to be durable
+	// before it gives up with herald.ErrUnavailable (the webhook's 503).
 	WaitTimeout time.Duration
+	// RecentKeys is how many keys of stored reports are remembered, so that
+	// a copy of one is acknowledged without a database round trip.
+	// Negative turns the cache off.
+	RecentKeys int
+	// SpoolDir, when set, is where batches go that the database failed or
+	// did not commit within SpoolAfter: they are fsynced there,
+	// acknowledged, and replayed in order once the database takes them.
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool; past it, Submit is refused again.
+	SpoolMaxBytes int64
+	// SpoolAfter is how long a commit may take before its batch is spooled.
+	SpoolAfter time.Duration
 	// SweepInterval and SweepLimit pace Store.MatchPendingReports.
 	SweepInterval time.Duration
 	SweepLimit    int
@@ -90,13 +104,16 @@ func (c Config) withDefaults() Config {
 	c.WaitTimeout = orDefault(c.WaitTimeout, DefaultWaitTimeout)
 	c.SweepInterval = orDefault(c.SweepInterval, DefaultSweepInterval)
 	c.SweepLimit = orDefault(c.SweepLimit, DefaultSweepLimit)
+	c.RecentKeys = orDefault(c.RecentKeys, DefaultRecentKeys)
+	c.SpoolMaxBytes = orDefault(c.SpoolMaxBytes, DefaultSpoolMaxBytes)
+	c.SpoolAfter = orDefault(c.SpoolAfter, DefaultSpoolAfter)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
-func orDefault[T int | time.Duration](v, def T) T {
+func orDefault[T int | int64 | time.Duration](v, def T) T {
 	if v == 0 {
 		return def
 	}
@@ -106,14 +123,6 @@ func orDefault[T int | time.Duration](v, def T) T {
 // Validate names the field at fault, after defaults are applied.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if len(c.Secret) == 0 && len(c.Tokens) == 0 {
-		return herald.Invalid("secret", "a signature secret or at least one bearer token is required")
-	}
-	for _, t := range c.Tokens {
-		if len(strings.TrimSpace(t)) < MinTokenLength {
-			return herald.Invalid("tokens", "each token must be at least %d characters", MinTokenLength)
-		}
-	}
 	switch {
 	case c.BatchSize < 1 || c.BatchSize > MaxBatchSize:
 		return herald.Invalid("batchSize", "must be between 1 and %d, got %d", MaxBatchSize, c.BatchSize)
@@ -131,6 +140,10 @@ func (c Config) Validate() error {
 		return herald.Invalid("sweepInterval", "must not be negative, got %s", c.SweepInterval)
 	case c.SweepLimit < 1:
 		return herald.Invalid("sweepLimit", "must be positive, got %d", c.SweepLimit)
+	case c.SpoolMaxBytes < 1<<20:
+		return herald.Invalid("spoolMaxBytes", "must be at least 1 MiB, got %d", c.SpoolMaxBytes)
+	case c.SpoolDir != "" && (c.SpoolAfter < 0 || c.SpoolAfter >= c.WaitTimeout):
+		return herald.Invalid("spoolAfter", "must be positive and under the wait timeout (%s), got %s", c.WaitTimeout, c.SpoolAfter)
 	}
 	return nil
 }
@@ -142,18 +155,20 @@ const (
 	stopped
 )
 
-// Ingest is the report webhook: handlers, queue, committers and the sweep
-// of unmatched reports.
+// Ingest is the report intake: queues, committers, spool and the sweep of
+// unmatched reports.
 type Ingest struct {
 	cfg     Config
 	store   herald.Store
 	log     *slog.Logger
 	metrics *metrics
-	secret  []byte
-	tokens  heraldhttp.BearerTokens
-	queue   chan *request
+	queues  []chan *request // one per committer, chosen by route
+	seed    maphash.Seed
 	bytes   atomic.Int64 // raw body bytes of queued and committing reports
 	pool    sync.Pool    // of *request
+	spool   *spool       // nil without Config.SpoolDir
+
+	lastPanicLog atomic.Int64 // unix ns of the last commit panic logged
 
 	mu    sync.RWMutex // guards state against sends on a closed queue
 	state int
@@ -177,18 +192,29 @@ func New(cfg Config, store herald.Store, logger *slog.Logger, reg prometheus.Reg
 	}
 	cfg = cfg.withDefaults()
 	in := &Ingest{
-		cfg:    cfg,
-		store:  store,
-		log:    logger.With(slog.String("component", "ingest")),
-		secret: bytes.Clone(cfg.Secret),
-		queue:  make(chan *request, cfg.QueueSize),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:   cfg,
+		store: store,
+		log:   logger.With(slog.String("component", "ingest")),
+		seed:  maphash.MakeSeed(),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
-	in.tokens = heraldhttp.NewBearerTokens(cfg.Tokens)
+	// The queue's bound is shared out: a committer's queue holds its share.
+	per := (cfg.QueueSize + cfg.Committers - 1) / cfg.Committers
+	for range cfg.Committers {
+		in.queues = append(in.queues, make(chan *request, per))
+	}
 	in.pool.New = func() any { return &request{done: make(chan error, 1)} }
+	if cfg.SpoolDir != "" {
+		sp, err := openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		in.spool = sp
+	}
 	m, err := newMetrics(reg, in)
 	if err != nil {
+		in.closeSpool()
 		return nil, fmt.Errorf("ingest metrics: %w", err)
 	}
 	in.metrics = m
@@ -208,19 +234,28 @@ func (in *Ingest) Start(ctx context.Context) error {
 	in.state = running
 	base := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
-	for range in.cfg.Committers {
-		wg.Go(func() { in.commitLoop(base) })
+	for _, q := range in.queues {
+		wg.Go(func() { in.commitLoop(base, q) })
 	}
 	if in.cfg.SweepInterval > 0 {
 		wg.Go(func() { in.sweepLoop(base) })
 	}
+	var replay sync.WaitGroup
+	if in.spool != nil {
+		replay.Go(func() { in.replayLoop(base) })
+	}
 	go func() {
 		wg.Wait()
+		// The replayer goes on until the committers are done: they may
+		// still spool during the shutdown.
+		in.spool.close()
+		replay.Wait()
+		in.closeSpool()
 		close(in.done)
 	}()
 	in.log.Info("report webhook started", slog.Int("batch_size", in.cfg.BatchSize),
 		slog.Duration("flush_interval", in.cfg.FlushInterval), slog.Int("queue_size", in.cfg.QueueSize),
-		slog.Int("committers", in.cfg.Committers))
+		slog.Int("committers", in.cfg.Committers), slog.Bool("spool", in.spool != nil))
 	return nil
 }
 
@@ -231,10 +266,13 @@ func (in *Ingest) Stop(ctx context.Context) error {
 	switch in.state {
 	case created:
 		in.state = stopped
+		in.closeSpool()
 		close(in.done)
 	case running:
 		in.state = stopped
-		close(in.queue) // committers drain it, then return
+		for _, q := range in.queues {
+			close(q) // committers drain it, then return
+		}
 		close(in.quit)
 	}
 	in.mu.Unlock()
@@ -242,13 +280,20 @@ func (in *Ingest) Stop(ctx context.Context) error {
 	case <-in.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("ingest stop: %d reports not yet committed: %w", len(in.queue), ctx.Err())
+		return fmt.Errorf("ingest stop: %d reports not yet committed: %w", in.QueueDepth(), ctx.Err())
 	}
 }
 
 // QueueDepth is the number of reports waiting for a committer. The
 // dispatcher slows down when it nears QueueCapacity.
-func (in *Ingest) QueueDepth() int { return len(in.queue) }
+func (in *Ingest) QueueDepth() int {
+	n := 0
+	for _, q := range in.queues {
+		n += len(q)
+	}
+	return n
+}
 
-// QueueCapacity is the queue's bound (Config.QueueSize).
-func (in *Ingest) QueueCapacity() int { return cap(in.queue) }
+// QueueCapacity is the queues' bound (Config.QueueSize, rounded up to a
+// multiple of the committers).
+func (in *Ingest) QueueCapacity() int { return cap(in.queues[0]) * len(in.queues) }

@@ -3,194 +3,18 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
 )
-
-func TestAuth(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, newSQLite(t), ingest.Config{})
-	now := e.clock.now()
-	ms := strconv.FormatInt(now.UnixMilli(), 10)
-	cases := []struct {
-		name   string
-		header []string
-		want   int
-	}{
-		{"no credentials", []string{"X-Nothing", "1"}, 401},
-		{"bad token", bearer("report-token-c-0123456789"), 401},
-		{"token without scheme", []string{"Authorization", tokenA}, 401},
-		{"bad signature", []string{infobank.HeaderTimestamp, ms, infobank.HeaderSignature, infobank.Sign([]byte("other secret"), ms)}, 401},
-		{"signature without timestamp", []string{infobank.HeaderSignature, infobank.Sign([]byte(secret), ms)}, 401},
-		{"stale timestamp", signed(now.Add(-6 * time.Minute)), 401},
-		{"future timestamp", signed(now.Add(6 * time.Minute)), 401},
-		{"malformed timestamp", signedWith("12:00", hexUpper), 401},
-		{"signature of another timestamp", []string{infobank.HeaderTimestamp, ms, infobank.HeaderSignature, infobank.Sign([]byte(secret), ms+"1")}, 401},
-		{"first token", bearer(tokenA), 200},
-		{"second token", bearer(tokenB), 200},
-		{"lower-case scheme", []string{"Authorization", "bearer " + tokenA}, 200},
-		{"hex signature, ms", signed(now), 200},
-		{"hex upper-case signature", signedWith(ms, hexUpper), 200},
-		{"base64 signature", signedWith(ms, b64), 200},
-		{"timestamp in seconds", signedWith(strconv.FormatInt(now.Unix(), 10), b64), 200},
-		{"timestamp 4 minutes old", signed(now.Add(-4 * time.Minute)), 200},
-		{"bad token, good signature", append(bearer("nope-nope-nope-nope"), signed(now)...), 200},
-		{"good token, bad signature", append(bearer(tokenB), infobank.HeaderTimestamp, "x", infobank.HeaderSignature, "y"), 200},
-	}
-	var unauthorized string
-	for i, c := range cases {
-		got := e.post(ingest.PathReports, bizgo("AUTH"+strconv.Itoa(i), "", "ALIMTALK", "10000", now), c.header...)
-		if got.status != c.want {
-			t.Errorf("%s: status %d, want %d (%s)", c.name, got.status, c.want, got.body)
-		}
-		if got.status == 401 {
-			// Every refusal is the same: nothing tells which part was wrong.
-			if unauthorized == "" {
-				unauthorized = got.body
-			}
-			if got.body != unauthorized || got.header.Get("WWW-Authenticate") == "" {
-				t.Errorf("%s: 401 body %s (first was %s), WWW-Authenticate %q", c.name, got.body, unauthorized,
-					got.header.Get("WWW-Authenticate"))
-			}
-		}
-	}
-	if !strings.Contains(unauthorized, `"code":"unauthorized"`) {
-		t.Fatalf("401 body %s", unauthorized)
-	}
-}
-
-func TestAuthTokensOnly(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, newSQLite(t), ingest.Config{Tokens: []string{tokenA}})
-	wantStatus(t, e.post(ingest.PathReports, bizgo("T1", "", "ALIMTALK", "10000", testNow), signed(testNow)...), 401)
-	wantStatus(t, e.post(ingest.PathReports, bizgo("T1", "", "ALIMTALK", "10000", testNow), bearer(tokenA)...), 200)
-}
-
-// errorBody is the JSON error shape of the admin API.
-type errorBody struct {
-	Error struct {
-		Code, Message, Field string
-	}
-}
-
-func TestValidation(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, newSQLite(t), ingest.Config{})
-	valid := string(bizgo("V1", "h1-1", "ALIMTALK", "10000", testNow))
-	cases := []struct {
-		name, body string
-		want       int
-		field      string
-	}{
-		{"not JSON", `{"msgKey": `, 400, "body"},
-		{"not an object", `[1,2]`, 400, "body"},
-		{"empty", ``, 400, "body"},
-		{"missing msgKey", `{"serviceType":"ALIMTALK","reportTime":"2026-11-25T10:30:02.456+09:00","reportType":"0","reportCode":"10000"}`, 400, "msgKey"},
-		{"missing reportCode", `{"msgKey":"K","serviceType":"ALIMTALK","reportTime":"2026-11-25T10:30:02.456+09:00","reportType":"0"}`, 400, "reportCode"},
-		{"bad reportTime", strings.Replace(valid, `"reportTime":"`, `"reportTime":"yesterday`, 1), 400, "reportTime"},
-		{"msgKey not a string", `{"msgKey":12,"serviceType":"ALIMTALK","reportTime":"2026-11-25T10:30:02.456+09:00","reportType":"0","reportCode":"10000"}`, 400, "msgKey"},
-		{"NUL in msgKey", strings.Replace(valid, `"msgKey":"V1"`, `"msgKey":"V\u00001"`, 1), 400, "msgKey"},
-		{"NUL in text", strings.Replace(valid, `"reportText":"`, `"reportText":"\u0000`, 1), 400, "reportText"},
-		{"msgKey too long", strings.Replace(valid, `"msgKey":"V1"`, `"msgKey":"`+strings.Repeat("k", 201)+`"`, 1), 400, "msgKey"},
-		{"seed without resultCode", `{"messageId":"h1-1","reportTime":"2024-11-25 11:12:12"}`, 400, "resultCode"},
-		{"seed with a control character", `{"messageId":"h1\n1","resultCode":"SUC","reportTime":"2024-11-25 11:12:12"}`, 400, "messageId"},
-		{"unknown fields ignored", strings.Replace(valid, `{`, `{"carrier":"SKT","extra":{"a":[1]},`, 1), 200, ""},
-		{"long text is cut, not refused", strings.Replace(valid, `"reportText":"`, `"reportText":"`+strings.Repeat("가", 2000), 1), 200, ""},
-	}
-	for _, c := range cases {
-		got := e.post(ingest.PathReports, []byte(c.body))
-		if got.status != c.want {
-			t.Errorf("%s: status %d, want %d (%s)", c.name, got.status, c.want, got.body)
-			continue
-		}
-		if c.want != 400 {
-			continue
-		}
-		var eb errorBody
-		if err := json.Unmarshal([]byte(got.body), &eb); err != nil || eb.Error.Code != "invalid" ||
-			eb.Error.Field != c.field || eb.Error.Message == "" {
-			t.Errorf("%s: body %s, want code invalid naming field %q", c.name, got.body, c.field)
-		}
-	}
-}
-
-func TestBodyAndMediaType(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, newSQLite(t), ingest.Config{})
-	body := bizgo("M1", "", "ALIMTALK", "10000", testNow)
-	for ct, want := range map[string]int{
-		"application/json; charset=utf-8":   200,
-		"Application/JSON; charset=UTF-8":   200,
-		"text/plain":                        415,
-		"application/x-www-form-urlencoded": 415,
-		"application/json; charset=latin1":  415,
-		"application/json; charset":         415,
-	} {
-		got := e.post(ingest.PathReports, body, append(bearer(tokenA), "Content-Type", ct)...)
-		if got.status != want {
-			t.Errorf("Content-Type %q: status %d, want %d", ct, got.status, want)
-		}
-		if want == 415 && !strings.Contains(got.body, `"code":"unsupported_media_type"`) {
-			t.Errorf("Content-Type %q: body %s", ct, got.body)
-		}
-	}
-	// Over 64 KiB: refused by its announced length, and while reading when
-	// the length is not announced.
-	big := []byte(`{"msgKey":"` + strings.Repeat("x", ingest.MaxBodyBytes) + `"}`)
-	got := e.post(ingest.PathReports, big, bearer(tokenA)...)
-	wantStatus(t, got, 413)
-	if !strings.Contains(got.body, `"code":"too_large"`) {
-		t.Fatalf("413 body %s", got.body)
-	}
-	for _, header := range [][]string{nil, bearer(tokenA)} {
-		// A reader without Len makes the client send it chunked.
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+ingest.PathReports, struct{ io.Reader }{bytes.NewReader(big)})
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if want := map[bool]int{true: 413, false: 401}[header != nil]; resp.StatusCode != want {
-			t.Fatalf("chunked body: status %d, want %d", resp.StatusCode, want)
-		}
-	}
-}
-
-func TestAnswers(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, newSQLite(t), ingest.Config{})
-	got := e.post(ingest.PathReports, bizgo(`K"1`, "", "ALIMTALK", "10000", testNow))
-	wantStatus(t, got, 200)
-	if got.body != `{"msgKey":"K\"1"}` || !strings.HasPrefix(got.header.Get("Content-Type"), "application/json") {
-		t.Fatalf("Bizgo answer %s (%s)", got.body, got.header.Get("Content-Type"))
-	}
-	seed := infobank.EncodeSeedReport(herald.Report{MsgKey: "h1-1", ReportTime: testNow, Code: "10000"})
-	for _, path := range []string{ingest.PathReports, ingest.PathSeedReports} {
-		got := e.post(path, seed, bearer(tokenA)...)
-		wantStatus(t, got, 200)
-		if got.body != `{"code":"0000","messageId":"h1-1"}` {
-			t.Fatalf("seed answer on %s: %s", path, got.body)
-		}
-	}
-	got = e.post(ingest.PathSeedReports, bizgo("K2", "", "SMS", "10000", testNow))
-	if got.status != 200 || got.body != `{"msgKey":"K2"}` {
-		t.Fatalf("Bizgo body on the seed path: %d %s", got.status, got.body)
-	}
-}
 
 // TestReportsApplied drives the report semantics through HTTP on both
 // engines: match by ref and by msgKey, replays, out-of-order reports and
@@ -206,7 +30,7 @@ func TestReportsApplied(t *testing.T) {
 			at := testNow.Add(-time.Second)
 			ok := func(body []byte) {
 				t.Helper()
-				wantStatus(t, e.post(ingest.PathReports, body), 200)
+				wantStatus(t, e.post(heraldhttp.PathReports, body), 200)
 			}
 			state := func(r herald.Recipient, want herald.RecipientState, channel string) {
 				t.Helper()
@@ -215,7 +39,13 @@ func TestReportsApplied(t *testing.T) {
 				}
 			}
 			// By ref, then replayed twice: still one stored report.
-			byRef := bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at)
+			// A msgKey other than the one recorded for the ref: held.
+			ok(bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at))
+			state(rs[0], herald.RecipientAccepted, "")
+			eventually(t, "the held report counted", func() bool {
+				return metric(t, e, "herald_reports_committed_total", "held") == 1
+			})
+			byRef := bizgo(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", "10000", at)
 			for range 3 {
 				ok(byRef)
 			}
@@ -236,8 +66,12 @@ func TestReportsApplied(t *testing.T) {
 			ok(bizgo(rs[5].MsgKey, rs[5].MessageID, "LMS", "10000", at.Add(time.Second)))
 			ok(bizgo(rs[5].MsgKey, rs[5].MessageID, "ALIMTALK", kakaoFail, at))
 			state(rs[5], herald.RecipientDelivered, "LMS")
-			if got := metric(t, e, "herald_reports_committed_total", "unchanged"); got != 4 {
-				t.Fatalf("unchanged = %v, want 4 (2 replays, 2 outranked)", got)
+			// The 2 replays are answered from the recent keys, without a write.
+			if got := metric(t, e, "herald_reports_committed_total", "unchanged"); got != 2 {
+				t.Fatalf("unchanged = %v, want 2 (outranked)", got)
+			}
+			if got := metric(t, e, "herald_reports_deduplicated_total", "recent"); got != 2 {
+				t.Fatalf("deduplicated = %v, want 2 (replays)", got)
 			}
 		})
 	}
@@ -253,7 +87,7 @@ func TestUnknownLaterMatched(t *testing.T) {
 			sweeps := &sweepStore{Store: open(t), matched: make(chan int, 100)}
 			r := sending(t, sweeps, 1)[0]
 			e := newEnv(t, sweeps, ingest.Config{SweepInterval: time.Millisecond})
-			wantStatus(t, e.post(ingest.PathReports, bizgo("EARLY", "", "ALIMTALK", "10000", testNow)), 200)
+			wantStatus(t, e.post(heraldhttp.PathReports, bizgo("EARLY", "", "ALIMTALK", "10000", testNow)), 200)
 			if got := reread(t, sweeps, r); got.State != herald.RecipientSending {
 				t.Fatalf("state %s before the msgKey is known", got.State)
 			}
@@ -289,7 +123,7 @@ func TestAnswerAfterCommit(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{})
-	resp := e.async(ingest.PathReports, bizgo("D1", "", "ALIMTALK", "10000", testNow))
+	resp := e.async(heraldhttp.PathReports, bizgo("D1", "", "ALIMTALK", "10000", testNow))
 	waitFor(t, g.entered, "the batch to reach the store")
 	select {
 	case r := <-resp:
@@ -311,18 +145,18 @@ func TestQueueFull(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{BatchSize: 1, QueueSize: 2})
-	first := e.async(ingest.PathReports, bizgo("Q0", "", "ALIMTALK", "10000", testNow))
+	first := e.async(heraldhttp.PathReports, bizgo("Q0", "", "ALIMTALK", "10000", testNow))
 	waitFor(t, g.entered, "the first batch to reach the store")
 	queued := []<-chan response{
-		e.async(ingest.PathReports, bizgo("Q1", "", "ALIMTALK", "10000", testNow)),
-		e.async(ingest.PathReports, bizgo("Q2", "", "ALIMTALK", "10000", testNow)),
+		e.async(heraldhttp.PathReports, bizgo("Q1", "", "ALIMTALK", "10000", testNow)),
+		e.async(heraldhttp.PathReports, bizgo("Q2", "", "ALIMTALK", "10000", testNow)),
 	}
 	eventually(t, "two reports queued", func() bool { return e.in.QueueDepth() == 2 })
 	if e.in.QueueCapacity() != 2 {
 		t.Fatalf("capacity %d", e.in.QueueCapacity())
 	}
 	for i := range 3 {
-		got := e.post(ingest.PathReports, bizgo("SHED"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow))
+		got := e.post(heraldhttp.PathReports, bizgo("SHED"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow))
 		wantStatus(t, got, 429)
 		if got.header.Get("Retry-After") != "1" || !strings.Contains(got.body, `"code":"busy"`) {
 			t.Fatalf("429 without Retry-After: 1 or code busy: %v %s", got.header, got.body)
@@ -346,7 +180,7 @@ func TestStoreError(t *testing.T) {
 	g.fail = errors.New("disk on fire")
 	g.open()
 	e := newEnv(t, g, ingest.Config{})
-	got := e.post(ingest.PathReports, bizgo("E1", "", "ALIMTALK", "10000", testNow))
+	got := e.post(heraldhttp.PathReports, bizgo("E1", "", "ALIMTALK", "10000", testNow))
 	wantStatus(t, got, 503)
 	if got.header.Get("Retry-After") == "" || strings.Contains(got.body, "fire") {
 		t.Fatalf("503 %v %s: want Retry-After and no internals", got.header, got.body)
@@ -360,7 +194,7 @@ func TestWaitTimeout(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{WaitTimeout: 20 * time.Millisecond})
-	got := e.post(ingest.PathReports, bizgo("W1", "", "ALIMTALK", "10000", testNow))
+	got := e.post(heraldhttp.PathReports, bizgo("W1", "", "ALIMTALK", "10000", testNow))
 	wantStatus(t, got, 503)
 	if got.header.Get("Retry-After") != "1" {
 		t.Fatalf("503 without Retry-After")
@@ -376,14 +210,14 @@ func TestStopDrains(t *testing.T) {
 	e := newEnv(t, g, ingest.Config{BatchSize: 1})
 	var answers []<-chan response
 	for i := range 5 {
-		answers = append(answers, e.async(ingest.PathReports, bizgo("S"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow)))
+		answers = append(answers, e.async(heraldhttp.PathReports, bizgo("S"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow)))
 	}
 	waitFor(t, g.entered, "the first batch")
 	eventually(t, "four reports queued", func() bool { return e.in.QueueDepth() == 4 })
 	stopped := make(chan error, 1)
 	go func() { stopped <- e.in.Stop(context.Background()) }()
 	eventually(t, "intake closed", func() bool {
-		return e.post(ingest.PathReports, bizgo("LATE", "", "ALIMTALK", "10000", testNow)).status == 503
+		return e.post(heraldhttp.PathReports, bizgo("LATE", "", "ALIMTALK", "10000", testNow)).status == 503
 	})
 	g.open()
 	if err := waitFor(t, stopped, "Stop"); err != nil {
@@ -402,18 +236,17 @@ func TestStopDrains(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	ok := ingest.Config{Tokens: []string{tokenA}}
-	if err := ok.Validate(); err != nil {
+	if err := (ingest.Config{}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]ingest.Config{
-		"secret":        {},
-		"tokens":        {Tokens: []string{"short"}},
-		"batchSize":     {Secret: []byte("s"), BatchSize: -1},
-		"queueSize":     {Secret: []byte("s"), BatchSize: 100, QueueSize: 10},
-		"committers":    {Secret: []byte("s"), Committers: 17},
-		"waitTimeout":   {Secret: []byte("s"), WaitTimeout: 5 * time.Second},
-		"flushInterval": {Secret: []byte("s"), FlushInterval: -time.Millisecond},
+		"batchSize":     {BatchSize: -1},
+		"queueSize":     {BatchSize: 100, QueueSize: 10},
+		"committers":    {Committers: 17},
+		"waitTimeout":   {WaitTimeout: 5 * time.Second},
+		"flushInterval": {FlushInterval: -time.Millisecond},
+		"spoolMaxBytes": {SpoolMaxBytes: 1000},
+		"spoolAfter":    {SpoolDir: "/nonexistent", SpoolAfter: 4 * time.Second},
 	}
 	for field, cfg := range cases {
 		var inv *herald.InvalidError
@@ -421,8 +254,8 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%+v: error %v, want one naming %s", cfg, err, field)
 		}
 	}
-	if _, err := ingest.New(ingest.Config{}, newSQLite(t), nil, nil); err == nil {
-		t.Fatal("New accepted a config without credentials")
+	if _, err := ingest.New(ingest.Config{}, nil, nil, nil); err == nil {
+		t.Fatal("New accepted no store")
 	}
 }
 
@@ -431,24 +264,24 @@ func TestConfigValidate(t *testing.T) {
 func TestQueueBytes(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
-	e := newEnv(t, g, ingest.Config{QueueBytes: ingest.MaxBodyBytes})
+	e := newEnv(t, g, ingest.Config{QueueBytes: heraldhttp.MaxReportBytes})
 	big := func(key string) []byte {
 		b := bizgo(key, "", "ALIMTALK", kakaoFail, testNow)
 		return bytes.Replace(b, []byte(`"reportText":"`), []byte(`"reportText":"`+strings.Repeat("x", 40<<10)), 1)
 	}
-	first := e.async(ingest.PathReports, big("B1"))
+	first := e.async(heraldhttp.PathReports, big("B1"))
 	waitFor(t, g.entered, "the first batch")
-	wantStatus(t, e.post(ingest.PathReports, big("B2")), 429)
+	wantStatus(t, e.post(heraldhttp.PathReports, big("B2")), 429)
 	g.open()
 	wantStatus(t, waitFor(t, first, "the first answer"), 200)
-	wantStatus(t, e.post(ingest.PathReports, big("B3")), 200)
+	wantStatus(t, e.post(heraldhttp.PathReports, big("B3")), 200)
 }
 
 // TestMetricsExposed: the webhook's metrics are on the admin API's /metrics.
 func TestMetricsExposed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, newSQLite(t), ingest.Config{})
-	wantStatus(t, e.post(ingest.PathReports, bizgo("MX", "", "ALIMTALK", "10000", testNow)), 200)
+	wantStatus(t, e.post(heraldhttp.PathReports, bizgo("MX", "", "ALIMTALK", "10000", testNow)), 200)
 	resp, err := e.srv.Client().Get(e.srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

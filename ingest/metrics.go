@@ -6,19 +6,15 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-// Reasons of herald_reports_refused_total besides the error codes of the
-// JSON answers (invalid, too_large, unsupported_media_type).
-const (
-	reasonUnauthorized = "unauthorized"
-	reasonStopping     = "stopping"
-	reasonStoreError   = "store_error"
-	reasonTimeout      = "timeout"
-)
-
 type metrics struct {
 	received       prometheus.Counter
 	shed           prometheus.Counter
-	refused        *prometheus.CounterVec
+	timeouts       prometheus.Counter
+	deduped        *prometheus.CounterVec
+	slowCommits    prometheus.Counter
+	spooled        prometheus.Counter
+	replayed       prometheus.Counter
+	spoolErrors    prometheus.Counter
 	committed      *prometheus.CounterVec
 	lateMatched    prometheus.Counter
 	commitErrors   prometheus.Counter
@@ -35,15 +31,35 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 		}),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_reports_shed_total",
-			Help: "Reports refused with 429 because the queue was full.",
+			Help: "Reports refused (429) because the queue was full.",
 		}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_reports_refused_total",
-			Help: "Report requests refused, by reason (unauthorized, invalid, too_large, unsupported_media_type, stopping, store_error, timeout).",
-		}, []string{"reason"}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_wait_timeouts_total",
+			Help: "Reports not durable within the wait timeout (503); they may still be stored.",
+		}),
+		deduped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_reports_deduplicated_total",
+			Help: "Copies answered without a write, by where the original was: batch (the same batch), recent (stored lately).",
+		}, []string{"where"}),
+		slowCommits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_report_slow_commits_total",
+			Help: "Report batches spooled because their commit took longer than the spool threshold.",
+		}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_spooled_total",
+			Help: "Reports made durable in the local spool instead of the database.",
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_reports_replayed_total",
+			Help: "Spooled reports written to the database by the replay.",
+		}),
+		spoolErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_report_spool_errors_total",
+			Help: "Batches the spool refused (full, or a write failed); their callers were refused.",
+		}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_reports_committed_total",
-			Help: "Reports stored, by result: matched (moved a recipient), unmatched (kept for later), unchanged (duplicate or outranked).",
+			Help: "Reports stored, by result: matched (moved a recipient), unmatched (kept for later), unchanged (duplicate or outranked), held (msgKey contradicts the one recorded for its ref: kept, not applied).",
 		}, []string{"result"}),
 		lateMatched: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_reports_late_matched_total",
@@ -68,8 +84,12 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}),
 	}
-	cs := []prometheus.Collector{m.received, m.shed, m.refused, m.committed, m.lateMatched, m.commitErrors,
-		m.commitPanics, m.batchSize, m.commitDuration,
+	cs := []prometheus.Collector{m.received, m.shed, m.timeouts, m.deduped, m.committed, m.lateMatched, m.commitErrors,
+		m.commitPanics, m.batchSize, m.commitDuration, m.slowCommits, m.spooled, m.replayed, m.spoolErrors,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_report_spool_bytes",
+			Help: "Bytes in the local report spool, waiting for the database.",
+		}, func() float64 { return float64(in.SpoolBytes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_report_queue_depth",
 			Help: "Reports waiting for a committer.",
@@ -87,10 +107,9 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) refuse(reason string) { m.refused.WithLabelValues(reason).Inc() }
-
 func (m *metrics) count(r herald.ReportResult) {
 	m.committed.WithLabelValues("matched").Add(float64(r.Matched))
 	m.committed.WithLabelValues("unmatched").Add(float64(r.Unmatched))
 	m.committed.WithLabelValues("unchanged").Add(float64(r.Unchanged))
+	m.committed.WithLabelValues("held").Add(float64(r.Held))
 }

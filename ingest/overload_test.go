@@ -53,7 +53,7 @@ func TestOverload(t *testing.T) {
 	default:
 		t.Fatalf("HERALD_OVERLOAD=%q: want sqlite or postgres", engine)
 	}
-	p := serveHerald(t, db, "--report-queue-size", strconv.Itoa(queue))
+	p := serveHerald(t, db, "--report-queue-size", strconv.Itoa(queue), "--max-connections", strconv.Itoa(conns+100))
 	pid := p.cmd.Process.Pid
 
 	// Workers each hold one keep-alive connection; the pacer hands them

@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
+	heraldhttp "github.com/heraldhq/herald/http"
 	_ "modernc.org/sqlite" // to read the database file the way an operator would
-
-	"github.com/heraldhq/herald/ingest"
 )
 
 // This file runs the real herald binary, for the crash and overload tests.
@@ -153,7 +152,7 @@ func client(conns int) *http.Client {
 // postReport posts a report body to base's /v1/reports with the given
 // headers (name, value pairs) and returns the status.
 func postReport(ctx context.Context, c *http.Client, base string, body []byte, header ...string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+ingest.PathReports, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+heraldhttp.PathReports, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

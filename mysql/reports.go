@@ -18,6 +18,14 @@ import (
 const matchRecipient = `COALESCE((SELECT r.id FROM recipients r WHERE r.message_id = rep.ref),
 	(SELECT r.id FROM recipients r WHERE r.msg_key = rep.msg_key ORDER BY r.id LIMIT 1))`
 
+// contradicts tells a report aliased rep whose ref names a message that
+// was answered with another msgKey: forged or misrouted, it is stored but
+// held (recipient_id and next_match_at NULL: neither applied nor retried).
+// A seed report without ref carries its messageId as ref too: not a
+// contradiction.
+const contradicts = `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = rep.ref AND r.msg_key IS NOT NULL
+	AND r.msg_key <> rep.msg_key AND rep.msg_key <> rep.ref)`
+
 // rankSQL is herald.ReportRank as a SQL expression over col, built from it
 // so that the two cannot drift apart.
 func rankSQL(col string) string {
@@ -67,6 +75,7 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 			res.Matched += r.Matched
 			res.Unmatched += r.Unmatched
 			res.Unchanged += r.Unchanged
+			res.Held += r.Held
 		}
 		return nil
 	})
@@ -165,20 +174,25 @@ func applyChunk(ctx context.Context, tx *sql.Tx, reports []herald.Report, now ti
 	for i, r := range fresh {
 		args = append(args, i, r.Ref, r.MsgKey)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT rep.ord, `+matchRecipient+` FROM `+
+	rows, err = tx.QueryContext(ctx, `SELECT rep.ord, `+matchRecipient+`, `+contradicts+` FROM `+
 		valuesTable([]string{"ord", "ref", "msg_key"}, len(fresh))+` rep`, args...)
 	if err != nil {
 		return res, err
 	}
 	recipient := make([]sql.NullInt64, len(fresh))
+	held := make([]bool, len(fresh))
 	for rows.Next() {
 		var ord int
 		var id sql.NullInt64
-		if err := rows.Scan(&ord, &id); err != nil {
+		var contra bool
+		if err := rows.Scan(&ord, &id, &contra); err != nil {
 			rows.Close()
 			return res, err
 		}
-		if !odd[ord] {
+		switch {
+		case contra && !odd[ord]:
+			held[ord] = true
+		case !odd[ord]:
 			recipient[ord] = id
 		}
 	}
@@ -190,7 +204,10 @@ func applyChunk(ctx context.Context, tx *sql.Tx, reports []herald.Report, now ti
 	args = args[:0]
 	for i, r := range fresh {
 		var next any
-		if !recipient[i].Valid {
+		switch {
+		case held[i]:
+			res.Held++
+		case !recipient[i].Valid:
 			res.Unmatched++
 			if !odd[i] {
 				next = now.UTC() // retried by MatchPendingReports
@@ -221,7 +238,7 @@ func applyChunk(ctx context.Context, tx *sql.Tx, reports []herald.Report, now ti
 		return res, err
 	}
 	res.Matched = moved
-	res.Unchanged += len(fresh) - res.Unmatched - moved
+	res.Unchanged += len(fresh) - res.Unmatched - res.Held - moved
 	return res, nil
 }
 
@@ -299,7 +316,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 	matched := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		matched = 0
-		rows, err := tx.QueryContext(ctx, `SELECT rep.id, `+matchRecipient+`, rep.received_at, rep.msg_key, rep.ref,
+		rows, err := tx.QueryContext(ctx, `SELECT rep.id, `+matchRecipient+`, `+contradicts+`, rep.received_at, rep.msg_key, rep.ref,
 				rep.service_type, rep.report_code, rep.report_text
 			FROM reports rep WHERE rep.next_match_at <= ?
 			ORDER BY rep.next_match_at LIMIT ? FOR UPDATE SKIP LOCKED`, now.UTC(), limit)
@@ -312,17 +329,21 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		for rows.Next() {
 			var id int64
 			var recipient sql.NullInt64
+			var contra bool
 			var received time.Time
 			var r herald.Report
-			if err := rows.Scan(&id, &recipient, &received, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text); err != nil {
+			if err := rows.Scan(&id, &recipient, &contra, &received, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text); err != nil {
 				rows.Close()
 				return err
 			}
 			var next any
-			if recipient.Valid {
+			switch {
+			case contra: // held: neither applied nor retried
+				recipient = sql.NullInt64{}
+			case recipient.Valid:
 				ap.add(recipient.Int64, id, r) // ids follow arrival
 				matched++
-			} else {
+			default:
 				next = now.Add(min(max(now.Sub(received), minMatchDelay), maxMatchDelay)).UTC()
 			}
 			upd = append(upd, id, recipient, next)

@@ -19,6 +19,14 @@ import (
 const matchRecipient = `COALESCE((SELECT r.id FROM recipients r WHERE r.message_id = rep.ref),
 	(SELECT r.id FROM recipients r WHERE r.msg_key = rep.msg_key ORDER BY r.id LIMIT 1))`
 
+// contradicts tells a report aliased rep whose ref names a message that
+// was answered with another msgKey: forged or misrouted, it is stored but
+// held (recipient_id and next_match_at NULL: neither applied nor retried).
+// A seed report without ref carries its messageId as ref too: not a
+// contradiction.
+const contradicts = `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = rep.ref AND r.msg_key IS NOT NULL
+	AND r.msg_key <> rep.msg_key AND rep.msg_key <> rep.ref)`
+
 // applyReports stores a batch, skipping copies of stored reports, and
 // applies to each recipient the best of its new reports (highest rank,
 // then earliest), all in one statement: one round trip, atomic without an
@@ -31,16 +39,24 @@ var applyReports = `WITH rep AS (
 	), ins AS (
 		INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type, report_code, report_text,
 			report_time, raw, received_at, next_match_at)
-		SELECT m.id, msg_key, ref, service_type, report_type, report_code, report_text, report_time, raw,
-			$12::timestamptz, CASE WHEN m.id IS NULL THEN $12::timestamptz END
-		FROM rep CROSS JOIN LATERAL (SELECT ` + matchRecipient + ` AS id OFFSET 0) m -- OFFSET 0: look up once, not per use
-		ORDER BY ord
+		SELECT CASE WHEN NOT m.held THEN m.id END, msg_key, ref, service_type, report_type, report_code, report_text,
+			report_time, raw, $12::timestamptz, CASE WHEN m.id IS NULL AND NOT m.held THEN $12::timestamptz END
+		FROM rep CROSS JOIN LATERAL ( -- one look-up by ref serves the match and the contradiction
+			SELECT COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = rep.msg_key ORDER BY r.id LIMIT 1)) AS id,
+				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> rep.msg_key AND rep.msg_key <> rep.ref, false) AS held
+			FROM (SELECT 1) one LEFT JOIN recipients byref ON byref.message_id = rep.ref
+			OFFSET 0) m -- OFFSET 0: look up once, not per use
+		-- In key order: two transactions inserting the same keys (two
+		-- processes taking copies of one report) lock them in one order,
+		-- so one waits for the other instead of deadlocking for a second.
+		ORDER BY msg_key, service_type, report_type, report_code, report_time, ord
 		ON CONFLICT (msg_key, service_type, report_type, report_code, report_time) DO NOTHING
-		RETURNING id, recipient_id, msg_key, service_type, report_type, report_code, report_time
+		RETURNING id, recipient_id, next_match_at IS NOT NULL AS pending, msg_key, service_type, report_type,
+			report_code, report_time
 	), stored AS ( -- each stored report with its first place in the batch
-		SELECT ins.recipient_id, min(rep.ord) AS ord
+		SELECT ins.recipient_id, ins.pending, min(rep.ord) AS ord
 		FROM ins JOIN rep USING (msg_key, service_type, report_type, report_code, report_time)
-		GROUP BY ins.id, ins.recipient_id
+		GROUP BY ins.id, ins.recipient_id, ins.pending
 	), best AS (
 		SELECT DISTINCT ON (s.recipient_id) s.recipient_id AS id, rep.rank, rep.state, rep.report_code AS code,
 			rep.report_text AS text, rep.service_type AS channel, rep.msg_key, rep.ref
@@ -49,7 +65,8 @@ var applyReports = `WITH rep AS (
 	), moved AS (
 		` + applyFrom("best", "$12") + ` RETURNING 1
 	)
-	SELECT (SELECT count(*) FROM stored WHERE recipient_id IS NULL), (SELECT count(*) FROM moved)`
+	SELECT (SELECT count(*) FROM stored WHERE recipient_id IS NULL AND pending), (SELECT count(*) FROM moved),
+		(SELECT count(*) FROM stored WHERE recipient_id IS NULL AND NOT pending)`
 
 // applyFrom moves each recipient named in source (one row per recipient:
 // id, rank, state, code, text, channel, msg_key, ref) to its state when
@@ -96,15 +113,16 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 			raws[i] = []byte{}
 		}
 	}
-	var unmatched, moved int
+	var unmatched, moved, held int
 	err := s.retry(ctx, func() error {
 		return s.pool.QueryRow(ctx, applyReports, ord, keys, refs, services, types, codes, texts, times, raws,
-			rank, states, now).Scan(&unmatched, &moved)
+			rank, states, now).Scan(&unmatched, &moved, &held)
 	})
 	if err != nil {
 		return herald.ReportResult{}, translate(err, "apply reports")
 	}
-	return herald.ReportResult{Matched: moved, Unmatched: unmatched, Unchanged: n - unmatched - moved}, nil
+	return herald.ReportResult{Matched: moved, Unmatched: unmatched, Held: held,
+		Unchanged: n - unmatched - moved - held}, nil
 }
 
 // applyBatch collects the columns of applyPending.
@@ -171,11 +189,12 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 
 func matchPending(ctx context.Context, tx pgx.Tx, now time.Time, limit int) (int, error) {
 	rows, err := tx.Query(ctx, `WITH due AS (
-			SELECT rep.id, `+matchRecipient+` AS recipient_id
+			SELECT rep.id, CASE WHEN NOT `+contradicts+` THEN `+matchRecipient+` END AS recipient_id,
+				`+contradicts+` AS held
 			FROM reports rep WHERE rep.next_match_at <= $1
 			ORDER BY rep.next_match_at LIMIT $2 FOR UPDATE OF rep SKIP LOCKED)
 		UPDATE reports rep SET recipient_id = due.recipient_id,
-			next_match_at = CASE WHEN due.recipient_id IS NULL
+			next_match_at = CASE WHEN due.recipient_id IS NULL AND NOT due.held
 				THEN $1 + LEAST(GREATEST($1 - rep.received_at, $3::interval), $4::interval) END
 		FROM due WHERE rep.id = due.id
 		RETURNING rep.id, rep.recipient_id, rep.msg_key, rep.ref, rep.service_type, rep.report_code, rep.report_text`,

@@ -100,7 +100,7 @@ func newStore(t *testing.T) herald.Store {
 
 func newIngest(t *testing.T, store herald.Store) *ingest.Ingest {
 	t.Helper()
-	in, err := ingest.New(ingest.Config{Tokens: []string{"never-used-token-0123456789"}}, store, nil, nil)
+	in, err := ingest.New(ingest.Config{}, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +15,16 @@ import (
 func matchRecipient(ref, msgKey string) string {
 	return `COALESCE((SELECT r.id FROM recipients r WHERE r.message_id = ` + ref + `),
 		(SELECT r.id FROM recipients r WHERE r.msg_key = ` + msgKey + ` ORDER BY r.id LIMIT 1))`
+}
+
+// contradicts tells a report whose ref names a message that was answered
+// with another msgKey: forged or misrouted, it is stored but held
+// (recipient_id and next_match_at NULL: neither applied nor retried). A
+// seed report without ref carries its messageId as ref too: not a
+// contradiction.
+func contradicts(ref, msgKey string) string {
+	return `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = ` + ref + ` AND r.msg_key IS NOT NULL
+		AND r.msg_key <> ` + msgKey + ` AND ` + msgKey + ` <> ` + ref + `)`
 }
 
 // applyReport moves a recipient to the report's state when that outranks
@@ -37,47 +46,36 @@ func rankSQL(col string) string {
 	return b.String()
 }
 
-// ApplyReports stores and applies a batch of reports in one transaction,
-// one prepared statement execution per report: the single writer makes the
-// lookup and the update atomic. Within the batch the first report of the
-// highest rank wins a recipient, as in the PostgreSQL store.
+// ApplyReports stores and applies a batch of reports in one transaction:
+// one multi-row INSERT … RETURNING per chunk of reportChunk reports (a
+// statement per report cost more in the driver than in SQLite), then one
+// prepared UPDATE per matched report, in arrival order. The single writer
+// makes the lookup and the update atomic. Within the batch the first report
+// of the highest rank wins a recipient, as in the PostgreSQL store.
 func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now time.Time) (herald.ReportResult, error) {
 	var res herald.ReportResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
-				report_code, report_text, report_time, raw, received_at, next_match_at)
-			SELECT m.id, ?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN m.id IS NULL THEN ?9 END
-			FROM (SELECT `+matchRecipient("?1", "?2")+` AS id) m
-			WHERE true -- lets SQLite parse the upsert clause after a SELECT
-			ON CONFLICT DO NOTHING
-			RETURNING recipient_id`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
+		res = herald.ReportResult{}
 		apply, err := newApplier(ctx, tx, now)
 		if err != nil {
 			return err
 		}
 		defer apply.close()
 		matched := 0
-		for _, r := range reports {
-			var rid sql.NullInt64
-			err := ins.QueryRowContext(ctx, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text,
-				ms(r.ReportTime), raw(r.Raw), ms(now)).Scan(&rid)
-			switch {
-			case errors.Is(err, sql.ErrNoRows): // a copy of a stored report
-				res.Unchanged++
-				continue
-			case err != nil:
+		for start := 0; start < len(reports); start += reportChunk {
+			chunk := reports[start:min(start+reportChunk, len(reports))]
+			recipients, err := insertReports(ctx, tx, chunk, now, &res)
+			if err != nil {
 				return err
-			case !rid.Valid:
-				res.Unmatched++
-				continue
 			}
-			matched++
-			if err := apply.apply(rid.Int64, r); err != nil {
-				return err
+			for i, rid := range recipients {
+				if rid == 0 {
+					continue
+				}
+				matched++
+				if err := apply.apply(rid, chunk[i]); err != nil {
+					return err
+				}
 			}
 		}
 		res.Matched = len(apply.moved)
@@ -88,6 +86,79 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 		return herald.ReportResult{}, translate(err, "apply reports")
 	}
 	return res, nil
+}
+
+// reportChunk reports go in one INSERT (9 parameters each).
+const reportChunk = 200
+
+// insertReports stores a chunk, skipping copies, and returns for each
+// report the recipient it matched (0: none, held, or a copy), counting
+// copies, unmatched and held reports in res.
+func insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now time.Time, res *herald.ReportResult) ([]int64, error) {
+	args := make([]any, 0, 1+9*len(chunk))
+	args = append(args, ms(now))
+	index := make(map[reportKey]int, len(chunk)) // first place of each key in the chunk
+	for i, r := range chunk {
+		args = append(args, i, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text, ms(r.ReportTime), raw(r.Raw))
+		if _, ok := index[keyOf(r)]; !ok {
+			index[keyOf(r)] = i
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
+			report_code, report_text, report_time, raw, received_at, next_match_at)
+		SELECT CASE WHEN NOT m.held THEN m.id END, m.msg_key, m.ref, m.service_type, m.report_type, m.report_code,
+			m.report_text, m.report_time, m.raw, ?1, CASE WHEN m.id IS NULL AND NOT m.held THEN ?1 END
+		-- One look-up by ref serves both the match and the contradiction.
+		FROM (SELECT v.column1 AS ord, v.column2 AS ref, v.column3 AS msg_key, v.column4 AS service_type,
+				v.column5 AS report_type, v.column6 AS report_code, v.column7 AS report_text, v.column8 AS report_time,
+				v.column9 AS raw,
+				COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = v.column3 ORDER BY r.id LIMIT 1)) AS id,
+				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> v.column3 AND v.column3 <> v.column2, false) AS held
+			FROM (VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")+`) v
+			LEFT JOIN recipients byref ON byref.message_id = v.column2) m
+		WHERE true -- lets SQLite parse the upsert clause after a SELECT
+		ORDER BY m.ord
+		ON CONFLICT DO NOTHING
+		RETURNING recipient_id, next_match_at IS NOT NULL, msg_key, service_type, report_type, report_code, report_time`,
+		args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	recipients := make([]int64, len(chunk))
+	stored := 0
+	for rows.Next() {
+		var rid sql.NullInt64
+		var pending bool
+		var k reportKey
+		if err := rows.Scan(&rid, &pending, &k.msgKey, &k.service, &k.typ, &k.code, &k.at); err != nil {
+			return nil, err
+		}
+		stored++
+		switch {
+		case rid.Valid:
+			recipients[index[k]] = rid.Int64
+		case pending:
+			res.Unmatched++
+		default:
+			res.Held++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	res.Unchanged += len(chunk) - stored // copies of stored reports, or of one earlier in the chunk
+	return recipients, nil
+}
+
+// reportKey is a report's identity as stored: a copy has the same.
+type reportKey struct {
+	msgKey, service, typ, code string
+	at                         int64 // ms
+}
+
+func keyOf(r herald.Report) reportKey {
+	return reportKey{r.MsgKey, r.ServiceType, r.ReportType, r.Code, ms(r.ReportTime)}
 }
 
 // raw keeps a missing body as empty rather than NULL.
@@ -154,7 +225,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 			return err
 		}
 		upd, err := tx.PrepareContext(ctx, `UPDATE reports SET recipient_id = ?1,
-			next_match_at = CASE WHEN ?1 IS NULL THEN ?2 + MIN(MAX(?2 - received_at, ?3), ?4) END WHERE id = ?5`)
+			next_match_at = CASE WHEN ?1 IS NULL AND NOT ?6 THEN ?2 + MIN(MAX(?2 - received_at, ?3), ?4) END WHERE id = ?5`)
 		if err != nil {
 			return err
 		}
@@ -166,7 +237,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		defer apply.close()
 		for _, p := range pending {
 			if _, err := upd.ExecContext(ctx, p.recipient, ms(now), minMatchDelay.Milliseconds(),
-				maxMatchDelay.Milliseconds(), p.id); err != nil {
+				maxMatchDelay.Milliseconds(), p.id, p.held); err != nil {
 				return err
 			}
 			if !p.recipient.Valid {
@@ -187,7 +258,8 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 
 type pendingReport struct {
 	id        int64
-	recipient sql.NullInt64
+	recipient sql.NullInt64 // NULL when held
+	held      bool
 	report    herald.Report
 }
 
@@ -195,7 +267,8 @@ type pendingReport struct {
 // match now, if any.
 func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pendingReport, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT rep.id, rep.msg_key, rep.ref, rep.service_type, rep.report_code,
-			rep.report_text, `+matchRecipient("rep.ref", "rep.msg_key")+`
+			rep.report_text, CASE WHEN NOT `+contradicts("rep.ref", "rep.msg_key")+` THEN `+
+		matchRecipient("rep.ref", "rep.msg_key")+` END, `+contradicts("rep.ref", "rep.msg_key")+`
 		FROM reports rep WHERE rep.next_match_at <= ? ORDER BY rep.next_match_at LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, err
@@ -205,7 +278,7 @@ func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pe
 	for rows.Next() {
 		var p pendingReport
 		r := &p.report
-		if err := rows.Scan(&p.id, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text, &p.recipient); err != nil {
+		if err := rows.Scan(&p.id, &r.MsgKey, &r.Ref, &r.ServiceType, &r.Code, &r.Text, &p.recipient, &p.held); err != nil {
 			return nil, err
 		}
 		out = append(out, p)

@@ -61,7 +61,7 @@ func report(msgKey, ref, service, code string, at time.Time) herald.Report {
 func apply(t *testing.T, s herald.Store, now time.Time, reports ...herald.Report) herald.ReportResult {
 	t.Helper()
 	res := must(s.ApplyReports(ctx(t), reports, now))(t)
-	if res.Matched+res.Unmatched+res.Unchanged != len(reports) {
+	if res.Matched+res.Unmatched+res.Unchanged+res.Held != len(reports) {
 		t.Fatalf("result %+v does not add up to %d reports", res, len(reports))
 	}
 	return res
@@ -94,8 +94,13 @@ func wantRecipient(t *testing.T, got herald.Recipient, state herald.RecipientSta
 
 func testReportsMatchByRef(t *testing.T, s herald.Store) {
 	_, rs := accepted(t, s, 2)
-	// The ref wins over a msgKey that names another recipient.
-	res := apply(t, s, epoch, report(rs[1].MsgKey, rs[0].MessageID, "ALIMTALK", herald.ReportDelivered, epoch))
+	// The ref wins over a msgKey that names no recipient.
+	res := apply(t, s, epoch, report("K-unknown", rs[0].MessageID, "ALIMTALK", herald.ReportDelivered, epoch))
+	if res != (herald.ReportResult{Held: 1}) {
+		t.Fatalf("result %+v: a msgKey other than the recorded one must hold the report", res)
+	}
+	wantRecipient(t, reread(t, s, rs[0]), herald.RecipientAccepted, "A000", "")
+	res = apply(t, s, epoch, report(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", herald.ReportDelivered, epoch))
 	wantResult(t, res, 1, 0, 0)
 	got := reread(t, s, rs[0])
 	wantRecipient(t, got, herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
@@ -119,6 +124,39 @@ func testReportsMatchByRef(t *testing.T, s herald.Store) {
 		t.Fatal(err)
 	}
 	wantRecipient(t, reread(t, s, sending), herald.RecipientFailed, codeBlocked, "ALIMTALK")
+}
+
+// testReportsContradictingMsgKey: a report whose ref names a message that
+// was answered with another msgKey (forged, or misrouted) is stored but
+// held: it moves nobody, now or in a later sweep, and is counted apart. A
+// seed report without ref (its messageId in both fields) is no
+// contradiction.
+func testReportsContradictingMsgKey(t *testing.T, s herald.Store) {
+	_, rs := accepted(t, s, 2)
+	forged := report(rs[1].MsgKey, rs[0].MessageID, "ALIMTALK", herald.ReportDelivered, epoch)
+	if res := apply(t, s, epoch, forged); res != (herald.ReportResult{Held: 1}) {
+		t.Fatalf("result %+v, want the report held", res)
+	}
+	wantRecipient(t, reread(t, s, rs[0]), herald.RecipientAccepted, "A000", "")
+	wantRecipient(t, reread(t, s, rs[1]), herald.RecipientAccepted, "A000", "")
+	if n := must(s.MatchPendingReports(ctx(t), epoch.Add(2*time.Hour), 10))(t); n != 0 {
+		t.Fatalf("the sweep matched %d held reports", n)
+	}
+	wantRecipient(t, reread(t, s, rs[0]), herald.RecipientAccepted, "A000", "")
+	if got := must(reportLister(t, s).ReportsByMsgKey(ctx(t), rs[1].MsgKey))(t); len(got) != 1 {
+		t.Fatalf("%d reports stored, want the held one kept", len(got))
+	}
+	// A copy is a copy; the genuine report still applies.
+	wantResult(t, apply(t, s, epoch, forged), 0, 0, 1)
+	wantResult(t, apply(t, s, epoch, report(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", codeBlocked, epoch)), 1, 0, 0)
+	wantRecipient(t, reread(t, s, rs[0]), herald.RecipientFailed, codeBlocked, "ALIMTALK")
+
+	// The seed's shape without ref carries herald's message id as both.
+	seed := report(rs[1].MessageID, rs[1].MessageID, "ALIMTALK", herald.ReportDelivered, epoch)
+	wantResult(t, apply(t, s, epoch, seed), 1, 0, 0)
+	if got := reread(t, s, rs[1]); got.State != herald.RecipientDelivered || got.MsgKey != rs[1].MsgKey {
+		t.Fatalf("recipient %+v after a seed report without ref", got)
+	}
 }
 
 func testReportsMatchByMsgKey(t *testing.T, s herald.Store) {
@@ -335,6 +373,7 @@ func runReports(t *testing.T, newStore NewStore) {
 		"UnknownLaterMatched": testReportsUnknownLaterMatched,
 		"MatchFair":           testReportsMatchFair,
 		"RawKept":             testReportsRawKept,
+		"ContradictingMsgKey": testReportsContradictingMsgKey,
 		"Concurrent":          testReportsConcurrent,
 	}
 	for name, fn := range tests {

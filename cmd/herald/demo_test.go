@@ -49,6 +49,17 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		"sender-key": func(c *serveConfig) {
 			c.Send.ProviderURL, c.Send.ProviderKey, c.Provider.TemplateSync = "https://mars.ibapi.kr", "k", time.Minute
 		},
+		"max-connections": func(c *serveConfig) { c.MaxConnections = -1 },
+		"debug-listen":    func(c *serveConfig) { c.DebugListen = "0.0.0.0:6060" },
+		"report-allow-from": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, AllowFrom: []string{"10.0.0.0/33"}}
+		},
+		"report-trusted-proxies": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, TrustedProxies: []string{"10.0.0.1"}}
+		},
+		"report-spool-after": func(c *serveConfig) {
+			c.Reports = reportConfig{Tokens: []string{"0123456789abcdef"}, SpoolDir: "/tmp/x", SpoolAfter: time.Minute}
+		},
 	}
 	for field, change := range cases {
 		c := good

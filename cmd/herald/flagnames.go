@@ -20,10 +20,12 @@ var (
 		"leaseTTL": "lease-ttl", "breakerShare": "breaker-share",
 		"baseURL": "provider-url", "apiKey": "provider-key", "timeout": "provider-timeout", "maxConns": "workers",
 	}
-	// reportFlags: ingest.Config, built by reportConfig.
+	// reportFlags: ingest.Config and http.ReportConfig, built by reportConfig.
 	reportFlags = flagNames{
 		"secret": "report-secret", "tokens": "report-token", "batchSize": "report-batch-size",
 		"flushInterval": "report-flush-interval", "queueSize": "report-queue-size", "committers": "report-committers",
+		"spoolMaxBytes": "report-spool-max-bytes", "spoolAfter": "report-spool-after", "inFlight": "report-in-flight",
+		"bodyTimeout": "report-body-timeout", "trustedProxies": "report-trusted-proxies",
 	}
 	// mockFlags: mockprovider.Config, set by addMockFlags.
 	mockFlags = flagNames{

@@ -39,8 +39,14 @@ func Start(addr string, h http.Handler) (*Server, error) {
 
 // Serve serves h on ln, which the server then owns.
 func Serve(ln net.Listener, h http.Handler) *Server {
+	return ServeWith(ln, h, ReadHeaderTimeout)
+}
+
+// ServeWith is Serve with another limit on the time a client may take to
+// send its headers (serve's --read-header-timeout).
+func ServeWith(ln net.Listener, h http.Handler, readHeaderTimeout time.Duration) *Server {
 	s := &Server{ln: ln, errc: make(chan error, 1), done: make(chan struct{}),
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}}
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: IdleTimeout}}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

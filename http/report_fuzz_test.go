@@ -1,4 +1,4 @@
-package ingest_test
+package http_test
 
 import (
 	"bytes"
@@ -14,35 +14,30 @@ import (
 	"unicode/utf8"
 
 	herald "github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
 )
 
-// FuzzHandler feeds arbitrary bodies to the webhook over a real SQLite
+// FuzzReportHandler feeds arbitrary bodies to the webhook over a real SQLite
 // store: it never panics, answers only 200, 400, 413 or 415 (503 only when
 // the store failed), and whatever reaches the store is something every
 // engine can keep.
-func FuzzHandler(f *testing.F) {
-	f.Add(bizgo("K1", "h1-1", "ALIMTALK", "10000", testNow), "application/json")
-	f.Add(infobank.EncodeSeedReport(herald.Report{MsgKey: "h1-1", ReportTime: testNow, Code: "E105", Text: "x"}), "")
+func FuzzReportHandler(f *testing.F) {
+	f.Add(bizgo("K1", "h1-1", "ALIMTALK", "10000", repNow), "application/json")
+	f.Add(infobank.EncodeSeedReport(herald.Report{MsgKey: "h1-1", ReportTime: repNow, Code: "E105", Text: "x"}), "")
 	f.Add([]byte(`{"messageId":null,"msgKey":"","resultCode":"SUC"}`), "application/json; charset=utf-8")
 	f.Add([]byte(`{"msgKey":"K\u0000","serviceType":"SMS","reportTime":"2026-11-25T10:30:02Z","reportType":"0","reportCode":"1"}`), "application/json")
 	f.Add([]byte(`{"messageId":"\xff\xfe","resultCode":"SUC","reportTime":"0000-01-01 00:00:00"}`), "application/json")
 	f.Add([]byte(`[]`), "text/plain")
-	store := &checkStore{Store: newSQLite(f)}
-	in, err := ingest.New(ingest.Config{Tokens: []string{tokenA}, BatchSize: 1, FlushInterval: time.Nanosecond},
-		store, nil, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := in.Start(context.Background()); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { in.Stop(context.Background()) })
-	h := in.Handler()
+	var store *checkStore
+	e := newReportEnvWith(f, heraldhttp.ReportConfig{Tokens: []string{repTokenA}},
+		ingest.Config{BatchSize: 1, FlushInterval: time.Nanosecond},
+		func(s herald.Store) herald.Store { store = &checkStore{Store: s}; return store })
+	h := e.srv.Config.Handler
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		req := httptest.NewRequest(http.MethodPost, ingest.PathReports, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokenA)
+		req := httptest.NewRequest(http.MethodPost, heraldhttp.PathReports, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+repTokenA)
 		req.Header.Set("Content-Type", contentType)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Report webhook from outside, in ONE run so that the ratios hold on a
+# shared machine: wrk with the seed's /reception-result body
+# (bench/wrk/seed.lua) against herald serve on SQLite, then on PostgreSQL,
+# unique ids at 64 and 256 connections, then 50% copies sent concurrently
+# (HERALD_WRK_DUP=1). Each herald run is paired with a run of the loopback
+# no-op ceiling (bench/noop: reads the body, answers 200) with the same
+# script and connections just before it, and the row shows reports/s, p99,
+# errors, the ceiling and the ratio to it: on a machine whose load moves
+# from one minute to the next, only the pair is comparable. After each
+# copies run it checks that every unique report is stored exactly once.
+#
+#   bench/webhook.sh                       # about 3 minutes
+#   DURATION=20s CONNS='256' ENGINES=postgres bench/webhook.sh
+#
+# PostgreSQL: HERALD_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test);
+# each run gets a schema of its own, dropped at the end. Needs wrk and psql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-'64 256'}
+THREADS=${THREADS:-2}
+ENGINES=${ENGINES:-'sqlite postgres'}
+PG=${HERALD_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
+TOKEN=report-token-0123456789
+ADMIN=admin-token-0123456789ab
+PORT_NOOP=${PORT_NOOP:-18181}
+PORT=${PORT:-18182}
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+schema=
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ -n $schema ]]; then psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+go build -o "$tmp/herald" ./cmd/herald
+go build -o "$tmp/noop" ./bench/noop
+
+wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+# bench NAME CONNS DUP RUN PORT: one wrk run; sets rate, p99ms, errors, unique.
+bench() {
+	local name=$1 conns=$2 dup=$3 run=$4 port=$5 out
+	out=$(HERALD_WRK_TOKEN=$TOKEN HERALD_WRK_RUN=$run HERALD_WRK_DUP=$dup \
+		wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s bench/wrk/seed.lua "http://127.0.0.1:$port" 2>&1)
+	rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	local p99 non2xx sock
+	p99=$(awk '$1 == "99%" { v = $2; if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }' <<<"$out")
+	non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+	sock=$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' <<<"$out")
+	errors=$(( ${non2xx:-0} + ${sock:-0} ))
+	unique=$(awk '/^issued/ { print $4 }' <<<"$out")
+	p99ms=$p99
+}
+
+# pair NAME CONNS DUP RUN: the ceiling, then herald; one row.
+pair() {
+	local name=$1 conns=$2 dup=$3 run=$4 ceil ceilp99
+	bench noop "$conns" "$dup" "noop$run" "$PORT_NOOP"
+	ceil=$rate ceilp99=$p99ms
+	bench "$name" "$conns" "$dup" "$run" "$PORT"
+	printf '%-18s %5s %6s %10.0f %8.1f %7s %10.0f %9.1f %6.2f\n' "$name" "$conns" "$([[ $dup == 1 ]] && echo 50% || echo 0%)" \
+		"$rate" "$p99ms" "$errors" "$ceil" "$ceilp99" "$(awk -v r="$rate" -v c="$ceil" 'BEGIN { printf "%.2f", r / c }')"
+}
+
+printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s\n' target conns copies reports/s p99-ms errors ceiling/s ceil-p99 ratio
+"$tmp/noop" -listen "127.0.0.1:$PORT_NOOP" & pids+=($!)
+wait_port "$PORT_NOOP"
+
+for engine in $ENGINES; do
+	case $engine in
+	sqlite) db="sqlite:$tmp/bench.db" ;;
+	postgres)
+		schema=bench_webhook_$$
+		psql -q "$PG" -c "CREATE SCHEMA $schema" >/dev/null
+		db="$PG?search_path=$schema"; [[ $PG == *\?* ]] && db="$PG&search_path=$schema" ;;
+	esac
+	HERALD_REPORT_TOKEN=$TOKEN "$tmp/herald" serve --db "$db" --listen "127.0.0.1:$PORT" --admin-token "$ADMIN" \
+		--log-level warn ${SERVE_FLAGS:-} 2>"$tmp/serve-$engine.log" & serve=$!; pids+=("$serve")
+	wait_port "$PORT"
+	for c in $CONNS; do
+		pair "herald $engine" "$c" 0 "u$engine$c"
+	done
+	for c in $CONNS; do
+		pair "herald $engine" "$c" 1 "d$engine$c"
+		# Every unique report stored exactly once (errors = 0: all were answered 200).
+		if [[ $engine == postgres ]]; then
+			read -r rows keys < <(psql -qtA -F' ' "$PG" -c "SELECT count(*), count(DISTINCT msg_key) FROM $schema.reports WHERE msg_key LIKE 'd$engine$c-%'")
+		else
+			read -r rows keys < <(sqlite3 "$tmp/bench.db" "SELECT count(*) || ' ' || count(DISTINCT msg_key) FROM reports WHERE msg_key LIKE 'd$engine$c-%'" 2>/dev/null || echo "? ?")
+		fi
+		echo "    copies: $unique unique ids issued, $rows reports stored for $keys distinct ids"
+	done
+	kill "$serve"; wait "$serve" 2>/dev/null || true
+done
+echo "machine: $(nproc) cores shared with other work; ratios are to the no-op ceiling measured in this run"
