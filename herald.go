@@ -42,6 +42,16 @@ type Store interface {
 	// recipient not yet claimed, in the same transaction (UNKNOWN with code
 	// IN_DOUBT for RETRY_WAIT rows in doubt). It clears Campaign.Reason.
 	TransitionCampaign(ctx context.Context, id int64, to CampaignState, at time.Time) (Campaign, error)
+	// ApproveCampaign moves a draft to scheduled and stores who approved it
+	// (a token fingerprint); ErrConflict when the campaign is not a draft.
+	ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (Campaign, error)
+	// AudienceMembers pages, by id, through every member the audience
+	// selects, whatever their status (a review counts the withdrawn).
+	AudienceMembers(ctx context.Context, a Audience, afterID string, limit int) ([]Member, error)
+	// FallbackHistory counts the recipients of campaigns whose template has
+	// this sender key that got a final result, and of them those that were
+	// not reachable on KakaoTalk (63019, 63020, or delivered by SMS/LMS).
+	FallbackHistory(ctx context.Context, senderKey string) (FallbackHistory, error)
 	// HaltCampaign is the dispatcher's TransitionCampaign to paused or
 	// failed, with the reason stored and shown (Campaign.Reason). Failing a
 	// campaign settles every recipient not yet claimed: FAILED with code
@@ -158,6 +168,13 @@ type Store interface {
 	// MatchPendingReports applies unmatched reports whose message has
 	// appeared since (a report can race the send's own record).
 	MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// FallbackHistory is a sender key's past share of recipients who needed the
+// SMS/LMS leg: NotKakao of Reported.
+type FallbackHistory struct {
+	Reported int `json:"reported"`
+	NotKakao int `json:"notKakao"`
 }
 
 // ReportResult counts what ApplyReports did.

@@ -57,6 +57,9 @@ func Run(t *testing.T, newStore NewStore) {
 		"GetMembers":              testGetMembers,
 		"AcceptedWithoutReport":   testAcceptedWithoutReport,
 		"CountsAddUpUnderWrites":  testCountsAddUp,
+		"DraftApprove":            testDraftApprove,
+		"AudienceMembers":         testAudienceMembers,
+		"FallbackHistory":         testFallbackHistory,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
