@@ -145,42 +145,28 @@ func (d *Dispatcher) members(ctx context.Context, rows []herald.Recipient) (map[
 	return d.store.GetMembers(ctx, ids)
 }
 
-// destination renders one recipient's message, or says why it is not sent.
+// destination renders one recipient's message, or says why it is not
+// sent: the same path a campaign review takes (template.Destination).
 func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, members map[string]herald.Member) (rendered, *herald.RecipientUpdate) {
-	reject := func(state herald.RecipientState, code, text string) (rendered, *herald.RecipientUpdate) {
-		u := d.settle(r, state, code, text)
+	m, ok := members[r.MemberID]
+	if !ok {
+		u := d.settle(r, herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
 		return rendered{}, &u
 	}
-	m, ok := members[r.MemberID]
-	switch {
-	case !ok:
-		return reject(herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
-	case m.Status != herald.MemberActive:
-		return reject(herald.RecipientSkipped, "WITHDRAWN", "member withdrew before the send")
+	out, reject := tpl.compiled.Destination(m, tpl.variables, r.MessageID, d.sendOptions())
+	if reject != nil {
+		u := d.settle(r, reject.State, reject.Code, reject.Text)
+		return rendered{}, &u
 	}
-	lookup := template.MemberLookup(m, tpl.variables)
-	msg, err := tpl.compiled.Render(lookup)
-	if err != nil {
-		return reject(herald.RecipientFailed, "RENDER", err.Error())
+	if out.NoFallback {
+		d.metrics.noFallback.Inc()
 	}
-	if field := tpl.compiled.Mismatch(msg); field != "" {
-		return reject(herald.RecipientFailed, "MISMATCH", fmt.Sprintf("rendered %s does not match the approved template", field))
-	}
-	out := rendered{msg: msg, dest: herald.Destination{To: m.Phone, MessageID: r.MessageID, Text: msg.Text}}
-	if d.providerRenders() {
-		out.dest.ReplaceWords = make(map[string]string, len(tpl.vars))
-		for _, name := range tpl.vars {
-			out.dest.ReplaceWords[name], _ = lookup(name)
-		}
-	}
-	if d.cfg.FallbackFrom != "" {
-		if fb, err := template.FallbackFor(msg.Text, msg.Title); err == nil {
-			out.dest.FallbackKind, out.dest.FallbackText, out.dest.FallbackFrom = fb.Kind, fb.Text, d.cfg.FallbackFrom
-		} else {
-			d.metrics.noFallback.Inc()
-		}
-	}
-	return out, nil
+	return rendered{msg: out.Message, dest: out.Destination}, nil
+}
+
+// sendOptions are the settings every destination is made with.
+func (d *Dispatcher) sendOptions() template.SendOptions {
+	return template.SendOptionsFor(d.cfg.BatchSize, d.cfg.FallbackFrom)
 }
 
 type rendered struct {
@@ -254,7 +240,7 @@ func (d *Dispatcher) freeze(ctx context.Context, jobs []*job) []*job {
 // recipients, personalised texts could not otherwise share a request. The
 // fallback leg needs a text per request, so it turns this off.
 func (d *Dispatcher) providerRenders() bool {
-	return d.cfg.BatchSize > 1 && d.cfg.FallbackFrom == ""
+	return d.sendOptions().ProviderRenders
 }
 
 func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
@@ -268,7 +254,6 @@ func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
 type campaignTemplate struct {
 	raw       herald.Template
 	compiled  *template.Compiled
-	vars      []string
 	variables map[string]string
 }
 
@@ -297,7 +282,7 @@ func (c *templateCache) get(ctx context.Context, campaignID int64) (*campaignTem
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", raw.Code, err)
 	}
-	t := &campaignTemplate{raw: raw, compiled: compiled, vars: compiled.Vars(), variables: camp.Variables}
+	t := &campaignTemplate{raw: raw, compiled: compiled, variables: camp.Variables}
 	c.byID[campaignID] = t
 	return t, nil
 }

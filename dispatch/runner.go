@@ -19,6 +19,8 @@ type campaignRun struct {
 	key      string // the sender key
 	global   Pacer  // the sender key's limiter; nil without one
 	breaker  *breaker
+	window   herald.SendWindow // when the campaign may send (Asia/Seoul)
+	closed   bool              // the window was closed at the last look (logged once)
 	ctx      context.Context
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -30,6 +32,12 @@ func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign, tpl *campaig
 	run := &campaignRun{
 		campaign: c, tpl: tpl, key: key, done: make(chan struct{}), global: d.global(key),
 		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
+	}
+	run.window = d.cfg.SendWindow
+	if c.SendWindow != "" {
+		if w, err := herald.ParseSendWindow(c.SendWindow); err == nil { // validated at creation
+			run.window = w
+		}
 	}
 	run.ctx, run.stop = context.WithCancel(ctx)
 	// The campaign's own rate is ours, not the provider's: no restart guard.
@@ -103,7 +111,15 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			unsent = append(unsent, j)
 			continue
 		}
+		if !run.window.Open(d.cfg.Now()) { // claimed before the close: back to the store, not held overnight
+			d.release([]*job{j})
+			continue
+		}
 		if err := d.handOut(run, j); err != nil {
+			if errors.Is(err, errWindowClosed) {
+				d.release([]*job{j})
+				continue
+			}
 			if errors.Is(err, pace.ErrTooLarge) && !j.fresh {
 				// A frozen request larger than the sender key's limit
 				// (lowered since it was made) can never leave as itself.
@@ -132,6 +148,13 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 	for ctx.Err() == nil {
 		if err := healthy(run.global); err != nil { // claim nothing that cannot leave
 			sleep(ctx, time.Second)
+			continue
+		}
+		if !d.windowOpen(run) { // claim nothing outside the send window
+			if d.complete(ctx, run) { // the last results came in after the close
+				return
+			}
+			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
 		d.slowForReports(run)
@@ -186,6 +209,10 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 		<-d.slots
 		return err
 	}
+	if !run.window.Open(d.cfg.Now()) { // the window closed while it waited for its turn
+		<-d.slots
+		return errWindowClosed
+	}
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
@@ -193,6 +220,26 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 		d.send(j)
 	}()
 	return nil
+}
+
+// errWindowClosed: the job was not sent because the send window closed.
+var errWindowClosed = errors.New("send window closed")
+
+// windowOpen says whether the run may claim now, and logs each closing
+// and opening of its window once.
+func (d *Dispatcher) windowOpen(run *campaignRun) bool {
+	now := d.cfg.Now()
+	open := run.window.Open(now)
+	if open == run.closed {
+		run.closed = !open
+		if open {
+			d.log.Info("send window open", "campaign", run.campaign.ID, "window", run.window.String(), "closes", run.window.NextClose(now))
+		} else {
+			d.metrics.windowShut.Inc()
+			d.log.Info("send window closed; claiming stops", "campaign", run.campaign.ID, "window", run.window.String(), "opens", run.window.NextOpen(now))
+		}
+	}
+	return open
 }
 
 // release gives back the rows of jobs that were never handed to the

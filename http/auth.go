@@ -47,11 +47,12 @@ func (b BearerTokens) Valid(header string) bool {
 // requireAdmin answers 401 unless the request carries one of the admin tokens.
 func (s *Server) requireAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.tokens.Valid(r.Header.Get("Authorization")) {
+		fp, ok := s.tokens.authenticate(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, withFingerprint(r, fp)) // TokenFingerprint tells handlers which token
 	})
 }

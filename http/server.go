@@ -10,6 +10,7 @@
 //	POST  /v1/campaigns                   GET /v1/campaigns, GET /v1/campaigns/{id}
 //	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
+//	POST  /v1/campaigns/{id}/review|approve|clone   (a draft: {"draft": true} at creation)
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //
 // GET /healthz, /readyz and /metrics need no token. Every error is
@@ -28,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/review"
 )
 
 // Defaults for ServerConfig.
@@ -51,6 +53,13 @@ type ServerConfig struct {
 	// Registry receives the server's metrics and is served on /metrics.
 	// NewRegistry gives one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// Sending is how this deployment sends (the dispatcher's flags): what a
+	// campaign review renders with and forecasts from, and the default send
+	// window of campaigns without one.
+	Sending review.Settings
+	// RequireApprover is the two-person rule: every new campaign is a
+	// draft, and only another admin token than its creator's approves it.
+	RequireApprover bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -66,9 +75,12 @@ type Server struct {
 	registry    *prometheus.Registry
 	metrics     *metrics
 	now         func() time.Time
-	mux         *http.ServeMux
-	readyMu     sync.Mutex
-	ready       []readyCheck
+	sending     review.Settings
+	// requireApprover: see ServerConfig.RequireApprover.
+	requireApprover bool
+	mux             *http.ServeMux
+	readyMu         sync.Mutex
+	ready           []readyCheck
 }
 
 // readyCheck is one more thing /readyz asks besides the database.
@@ -99,7 +111,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:         cfg.Logger,
 		registry:    cfg.Registry,
 		now:         cfg.Now,
+		sending:     cfg.Sending,
 		mux:         http.NewServeMux(),
+
+		requireApprover: cfg.RequireApprover,
 	}
 	if s.tokens.Len() == 0 {
 		return nil, herald.Invalid("adminTokens", "at least one non-empty admin token is required")
@@ -149,6 +164,9 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/resume", s.transition(herald.CampaignRunning))
 	s.admin("POST /v1/campaigns/{id}/cancel", s.transition(herald.CampaignCancelled))
 	s.admin("GET /v1/campaigns/{id}/recipients", s.listRecipients)
+	s.admin("POST /v1/campaigns/{id}/review", s.reviewCampaign)
+	s.admin("POST /v1/campaigns/{id}/approve", s.approveCampaign)
+	s.admin("POST /v1/campaigns/{id}/clone", s.cloneCampaign)
 }
 
 // Handler returns the handler of every route, instrumented.

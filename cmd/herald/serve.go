@@ -27,6 +27,7 @@ type serveConfig struct {
 	MaxImportBytes  int64
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	RequireApprover bool
 	Reports         reportConfig
 	Send            sendConfig
 }
@@ -141,6 +142,7 @@ func newServeCmd() *cobra.Command {
 	f.Int64Var(&cfg.MaxImportBytes, "max-import-bytes", 1<<30, "largest member import body in bytes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain on SIGINT/SIGTERM")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&cfg.RequireApprover, "require-approver", false, "two-person rule: every new campaign is a draft, approved only with another admin token than its creator's")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
 	describeEnv(f)
@@ -161,8 +163,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		Store:          store,
 		AdminTokens:    cfg.AdminTokens,
 		MaxImportBytes: cfg.MaxImportBytes,
-		Logger:         logger,
-		Registry:       reg,
+		Logger:          logger,
+		Registry:        reg,
+		Sending:         cfg.Send.reviewSettings(),
+		RequireApprover: cfg.RequireApprover,
 	})
 	if err != nil {
 		return err
