@@ -160,9 +160,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	defer store.Close()
 	reg := heraldhttp.NewRegistry()
 	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{
-		Store:          store,
-		AdminTokens:    cfg.AdminTokens,
-		MaxImportBytes: cfg.MaxImportBytes,
+		Store:           store,
+		AdminTokens:     cfg.AdminTokens,
+		MaxImportBytes:  cfg.MaxImportBytes,
 		Logger:          logger,
 		Registry:        reg,
 		Sending:         cfg.Send.reviewSettings(),
