@@ -49,8 +49,9 @@ type Store interface {
 	// selects, whatever their status (a review counts the withdrawn).
 	AudienceMembers(ctx context.Context, a Audience, afterID string, limit int) ([]Member, error)
 	// FallbackHistory counts the recipients of campaigns whose template has
-	// this sender key that got a final result, and of them those that were
-	// not reachable on KakaoTalk (63019, 63020, or delivered by SMS/LMS).
+	// this sender key that the provider took (a msgKey) and that got a final
+	// result, and of them those that KakaoTalk did not reach (63019, 63020,
+	// or delivered by SMS/LMS).
 	FallbackHistory(ctx context.Context, senderKey string) (FallbackHistory, error)
 	// HaltCampaign is the dispatcher's TransitionCampaign to paused or
 	// failed, with the reason stored and shown (Campaign.Reason). Failing a

@@ -212,7 +212,7 @@ func (s *Store) FallbackHistory(ctx context.Context, senderKey string) (herald.F
 	var h herald.FallbackHistory
 	err := s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE r.result_code IN ('63019', '63020') OR r.channel IN ('SMS', 'LMS', 'MMS'))
 		FROM recipients r JOIN campaigns c ON c.id = r.campaign_id JOIN templates t ON t.code = c.template_code
-		WHERE t.sender_key = $1 AND r.state IN ('DELIVERED', 'FAILED')`, senderKey).Scan(&h.Reported, &h.NotKakao)
+		WHERE t.sender_key = $1 AND r.state IN ('DELIVERED', 'FAILED') AND r.msg_key IS NOT NULL`, senderKey).Scan(&h.Reported, &h.NotKakao)
 	return h, translate(err, "fallback history")
 }
 

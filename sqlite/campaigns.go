@@ -246,7 +246,7 @@ func (s *Store) FallbackHistory(ctx context.Context, senderKey string) (herald.F
 	var h herald.FallbackHistory
 	err := s.r.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN `+notKakao+` THEN 1 ELSE 0 END), 0)
 		FROM recipients r JOIN campaigns c ON c.id = r.campaign_id JOIN templates t ON t.code = c.template_code
-		WHERE t.sender_key = ? AND r.state IN ('DELIVERED', 'FAILED')`, senderKey).Scan(&h.Reported, &h.NotKakao)
+		WHERE t.sender_key = ? AND r.state IN ('DELIVERED', 'FAILED') AND r.msg_key IS NOT NULL`, senderKey).Scan(&h.Reported, &h.NotKakao)
 	return h, translate(err, "fallback history")
 }
 

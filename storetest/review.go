@@ -93,6 +93,12 @@ func testFallbackHistory(t *testing.T, s herald.Store) {
 		report("K4", rows[4].MessageID, "ALIMTALK", codeNotKakaoUser, epoch),
 		report("K4", rows[4].MessageID, "SMS", herald.ReportDelivered, epoch),
 	) // rows[5] stays ACCEPTED: no result yet
+	// A row that failed before the provider saw it is no evidence.
+	second := another(t, s)
+	r := claim(t, s, second, "w", 1, epoch)[0]
+	u := outcome(r, herald.RecipientFailed, epoch)
+	u.ResultCode = codeNotKakaoUser // even with a code that looks like one
+	record(t, s, u)
 	h := must(s.FallbackHistory(ctx(t), "sk-1"))(t)
 	if h != (herald.FallbackHistory{Reported: 5, NotKakao: 3}) {
 		t.Fatalf("history = %+v, want 5 reported, 3 not on KakaoTalk", h)
