@@ -66,7 +66,9 @@ func TestReviewMatchesTally(t *testing.T) {
 		p := &kakaoProvider{fakeProvider: f.fake, phone: map[string]string{}}
 		cfg := dispatch.Config{Workers: 8, FallbackFrom: "0212345678", InquireAfter: time.Millisecond, InquiryInterval: 20 * time.Millisecond, InquiryRate: 10000}
 		f.startWith(t, cfg, s, p)
-		reported := func(c herald.Campaign) bool { return c.State == herald.CampaignCompleted && c.Counts[herald.RecipientAccepted] == 0 }
+		reported := func(c herald.Campaign) bool {
+			return c.State == herald.CampaignCompleted && c.Counts[herald.RecipientAccepted] == 0
+		}
 		f.waitFor(t, "completed with every report", reported)
 
 		// The second campaign: a draft, reviewed, then approved.
