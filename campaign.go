@@ -104,6 +104,9 @@ type Campaign struct {
 	// of the admin tokens that created and approved the campaign.
 	CreatedBy  string `json:"createdBy,omitempty"`
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Kind is "messages" for the hidden campaign of one template's one-off
+	// messages; empty for a campaign.
+	Kind CampaignKind `json:"kind,omitempty"`
 	// Reason says why the dispatcher paused or failed the campaign (an
 	// account-level refusal, the error breaker, a template that cannot be
 	// used); empty otherwise.

@@ -53,6 +53,20 @@ type Store interface {
 	// result, and of them those that KakaoTalk did not reach (63019, 63020,
 	// or delivered by SMS/LMS).
 	FallbackHistory(ctx context.Context, senderKey string) (FallbackHistory, error)
+	// CreateMessage stores a one-off message and its outbox row (PENDING)
+	// in the running (or paused) messages campaign of its template, made
+	// when there is none, in one transaction. A message with the same
+	// idempotency key that exists already is returned instead, with
+	// created false, and nothing is added: the key is unique in the
+	// database. ErrConflict when that message was another request
+	// (RequestHash). The messages campaign's own rate is MaxTPS: only the
+	// sender key's limit paces it.
+	CreateMessage(ctx context.Context, m Message, at time.Time) (msg Message, created bool, err error)
+	// GetMessage reads a message with its outbox row.
+	GetMessage(ctx context.Context, id int64) (Message, error)
+	// MessagesOf returns the messages of the given outbox rows, by
+	// recipient id; rows that are not messages are absent.
+	MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64]Message, error)
 	// HaltCampaign is the dispatcher's TransitionCampaign to paused or
 	// failed, with the reason stored and shown (Campaign.Reason). Failing a
 	// campaign settles every recipient not yet claimed: FAILED with code
@@ -155,7 +169,8 @@ type Store interface {
 	// RunningCampaigns lists running campaigns, without counts.
 	RunningCampaigns(ctx context.Context) ([]Campaign, error)
 	// CompleteCampaign marks a running campaign completed when none of its
-	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it did.
+	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it
+	// did. A messages campaign never completes: more messages may come.
 	CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)

@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -99,7 +99,7 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars []byte
 	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
-		&c.CreatedBy, &c.ApprovedBy, &c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -393,7 +393,7 @@ func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (b
 	var n int64
 	err := s.retry(ctx, func() error {
 		r, err := s.db.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
-			WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+			WHERE id = ? AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 				WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at.UTC(), id, id)
 		if err != nil {
 			return err

@@ -10,7 +10,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -87,7 +87,7 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 func scanCampaign(row pgx.Row) (herald.Campaign, error) {
 	var c herald.Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
-		&c.CreatedBy, &c.ApprovedBy, &c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.CreatedAt, &c.UpdatedAt)
 	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
@@ -275,7 +275,7 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error)
 // CompleteCampaign completes a running campaign with nothing left to send.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET state = 'completed', updated_at = $1
-		WHERE id = $2 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+		WHERE id = $2 AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 			WHERE campaign_id = $2 AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at, id)
 	if err != nil {
 		return false, translate(err, fmt.Sprintf("complete campaign %d", id))

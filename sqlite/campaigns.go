@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -90,7 +90,7 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var audience, vars string
 	var start, created, updated int64
 	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
-		&c.CreatedBy, &c.ApprovedBy, &created, &updated)
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &created, &updated)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -346,7 +346,7 @@ func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]heral
 // CompleteCampaign completes a running campaign with nothing left to send.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
-		WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+		WHERE id = ? AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 			WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, ms(at), id, id)
 	if err != nil {
 		return false, translate(err, fmt.Sprintf("complete campaign %d", id))

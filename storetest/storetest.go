@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore NewStore) {
 		"DraftApprove":            testDraftApprove,
 		"AudienceMembers":         testAudienceMembers,
 		"FallbackHistory":         testFallbackHistory,
+		"MessagesIdempotent":      testMessagesIdempotent,
+		"MessagesCampaign":        testMessagesCampaign,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
