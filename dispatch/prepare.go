@@ -117,7 +117,7 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 	if len(rows) == 0 {
 		return nil
 	}
-	members, err := d.members(ctx, rows)
+	sources, err := d.sources(ctx, run, rows)
 	if err != nil {
 		d.logErr(ctx, "load members", err)
 		d.releaseRows(rows)
@@ -125,7 +125,7 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 	}
 	var jobs []*job
 	for _, r := range rows {
-		dest, reject := d.destination(run.tpl, r, members)
+		dest, reject := d.destination(run.tpl, r, sources[r.ID])
 		if reject != nil {
 			d.metrics.rejected.WithLabelValues(string(reject.State)).Inc()
 			d.rec.add(*reject)
@@ -134,6 +134,65 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 		jobs = d.appendDestination(jobs, run, r, dest)
 	}
 	return d.freeze(ctx, jobs)
+}
+
+// source is what one row's message is made from: the member as of now
+// and the variables (the campaign's constants, or a one-off message's own).
+type source struct {
+	member herald.Member
+	found  bool
+	vars   map[string]string
+}
+
+// sources reads, in a query or two, what every row is rendered from. A
+// campaign's rows are its members; a one-off message's row is its message:
+// a member (read now, like a campaign's) or just a phone number.
+func (d *Dispatcher) sources(ctx context.Context, run *campaignRun, rows []herald.Recipient) (map[int64]source, error) {
+	out := make(map[int64]source, len(rows))
+	if run.campaign.Kind != herald.KindMessages {
+		members, err := d.members(ctx, rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			m, ok := members[r.MemberID]
+			out[r.ID] = source{member: m, found: ok, vars: run.tpl.variables}
+		}
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	msgs, err := d.store.MessagesOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var memberIDs []string
+	for _, m := range msgs {
+		if m.MemberID != "" {
+			memberIDs = append(memberIDs, m.MemberID)
+		}
+	}
+	var members map[string]herald.Member
+	if len(memberIDs) > 0 {
+		if members, err = d.store.GetMembers(ctx, memberIDs); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rows {
+		msg, ok := msgs[r.ID]
+		switch {
+		case !ok:
+			out[r.ID] = source{}
+		case msg.MemberID != "":
+			m, found := members[msg.MemberID]
+			out[r.ID] = source{member: m, found: found, vars: msg.Variables}
+		default:
+			out[r.ID] = source{member: herald.Member{Phone: msg.Phone, Status: herald.MemberActive}, found: true, vars: msg.Variables}
+		}
+	}
+	return out, nil
 }
 
 // members loads the current member of every row with one query.
@@ -147,13 +206,12 @@ func (d *Dispatcher) members(ctx context.Context, rows []herald.Recipient) (map[
 
 // destination renders one recipient's message, or says why it is not
 // sent: the same path a campaign review takes (template.Destination).
-func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, members map[string]herald.Member) (rendered, *herald.RecipientUpdate) {
-	m, ok := members[r.MemberID]
-	if !ok {
+func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, src source) (rendered, *herald.RecipientUpdate) {
+	if !src.found {
 		u := d.settle(r, herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
 		return rendered{}, &u
 	}
-	out, reject := tpl.compiled.Destination(m, tpl.variables, r.MessageID, d.sendOptions())
+	out, reject := tpl.compiled.Destination(src.member, src.vars, r.MessageID, d.sendOptions())
 	if reject != nil {
 		u := d.settle(r, reject.State, reject.Code, reject.Text)
 		return rendered{}, &u

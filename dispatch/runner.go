@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -17,8 +18,9 @@ type campaignRun struct {
 	tpl      *campaignTemplate
 	limiter  *pace.Limiter
 	key      string // the sender key
-	global   Pacer  // the sender key's limiter; nil without one
+	global   Pacer  // the sender key's limiter, through its gate; nil without one
 	breaker  *breaker
+	tps      atomic.Int64      // the campaign's own TPS, before its fair share
 	window   herald.SendWindow // when the campaign may send (Asia/Seoul)
 	closed   bool              // the window was closed at the last look (logged once)
 	ctx      context.Context
@@ -30,11 +32,17 @@ type campaignRun struct {
 func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign, tpl *campaignTemplate) *campaignRun {
 	key := d.senderKey(tpl)
 	run := &campaignRun{
-		campaign: c, tpl: tpl, key: key, done: make(chan struct{}), global: d.global(key),
+		campaign: c, tpl: tpl, key: key, done: make(chan struct{}),
 		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
 	}
+	if g := d.gate(key); g != nil {
+		// One-off messages go ahead of campaigns (see gate).
+		run.global = &lane{g: g, priority: c.Kind == herald.KindMessages}
+	}
 	run.window = d.cfg.SendWindow
-	if c.SendWindow != "" {
+	if c.Kind == herald.KindMessages {
+		run.window = herald.SendWindow{} // one-off messages (a password reset) go at any hour
+	} else if c.SendWindow != "" {
 		if w, err := herald.ParseSendWindow(c.SendWindow); err == nil { // validated at creation
 			run.window = w
 		}
@@ -68,10 +76,15 @@ func (r *campaignRun) throttle(reason string) {
 	}
 }
 
-// rate is what the campaign's rows actually leave at: its own limit or its
-// sender key's, whichever is lower.
+// rate is what the campaign's rows leave at, at most: its own TPS or its
+// sender key's, whichever is lower (its fair share of a busy key may be
+// less; claims are sized by this rate so that a small share does not make
+// many tiny claims).
 func (r *campaignRun) rate() float64 {
 	rate := r.limiter.Rate()
+	if t := r.tps.Load(); t > 0 {
+		rate = max(rate, float64(t))
+	}
 	if r.global != nil {
 		rate = min(rate, r.global.Rate())
 	}
