@@ -187,14 +187,14 @@ func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.
 	})
 }
 
-// serverEngines is engines without SQLite: for tests of throughput shares
-// that need the database to keep up with 200 sends a second under -race.
+// serverEngines runs fn on MariaDB and PostgreSQL only, for tests of
+// throughput shares that need the database to keep 200 sends a second
+// waiting under -race (SQLite has one writer).
 func serverEngines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
 	engines(t, func(t *testing.T, open func(t *testing.T) herald.Store) {
-		if strings.HasSuffix(t.Name(), "/sqlite") {
-			return // see the caller
+		if !strings.HasSuffix(t.Name(), "/sqlite") {
+			fn(t, open)
 		}
-		fn(t, open)
 	})
 }
 

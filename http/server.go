@@ -12,6 +12,7 @@
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	POST  /v1/campaigns/{id}/review|approve|clone   (a draft: {"draft": true} at creation)
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
+//	POST  /v1/messages                    one-off message, Idempotency-Key header; GET /v1/messages/{id}
 //
 // GET /healthz, /readyz and /metrics need no token. Every error is
 // {"error": {"code", "message", "field"}}; see Error.
@@ -167,6 +168,8 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/review", s.reviewCampaign)
 	s.admin("POST /v1/campaigns/{id}/approve", s.approveCampaign)
 	s.admin("POST /v1/campaigns/{id}/clone", s.cloneCampaign)
+	s.admin("POST /v1/messages", s.createMessage)
+	s.admin("GET /v1/messages/{id}", s.getMessage)
 }
 
 // Handler returns the handler of every route, instrumented.
