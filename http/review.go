@@ -110,6 +110,10 @@ func (s *Server) cloneCampaign(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if src.Kind == herald.KindMessages {
+		s.writeError(w, r, herald.Conflict("campaign %d carries one-off messages; it cannot be cloned", id))
+		return
+	}
 	name := src.Name
 	if n := []rune(name); len(n) > herald.MaxCampaignNameLen-len(" (copy)") {
 		name = string(n[:herald.MaxCampaignNameLen-len(" (copy)")])
