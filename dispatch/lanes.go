@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"math"
 	"sync"
 )
 
@@ -111,9 +110,6 @@ func (g *gate) admitted(w *gateWaiter) {
 	g.credit = max(0, g.credit-float64(w.n))
 }
 
-// shareSlack over-allocates fair shares by 5%: see fairShares.
-const shareSlack = 1.05
-
 // maxCredit is the most the floor may owe campaigns: one request of the
 // provider's largest batch.
 const maxCredit = 200
@@ -142,14 +138,12 @@ func (l *lane) Rate() float64          { return l.g.pacer.Rate() }
 func (l *lane) Healthy() error         { return healthy(l.g.pacer) }
 
 // fairShares gives each campaign of a sender key its share of the key's
-// limit, weighted by its own TPS: min(tps, slack × limit × tps / Σ tps).
-// While the campaigns' rates add up to the limit or less, each keeps its
-// own; above, each gets its weighted part, so that two campaigns do not
-// split the key by who asks first. The shares add up to a little more
-// than the limit (shareSlack), so that a campaign late for its turn leaves
-// its part to the others instead of to nobody; the key's pacer still
-// bounds the sum. One-off messages are not counted: they go first, in the
-// gate.
+// limit, weighted by its own TPS: limit × tps / Σ tps (at least 1). While
+// the campaigns' rates add up to the limit or less, each keeps its own;
+// above, each gets its weighted part, so that two campaigns do not split
+// the key by who asks first. The shares add up to the limit at most; the
+// key's pacer bounds the sum anyway. One-off messages are not counted:
+// they go first, in the gate.
 func fairShares(limit int, tps map[int64]int) map[int64]int {
 	sum := 0
 	for _, t := range tps {
@@ -161,7 +155,7 @@ func fairShares(limit int, tps map[int64]int) map[int64]int {
 			out[id] = t
 			continue
 		}
-		out[id] = min(t, max(1, int(math.Ceil(shareSlack*float64(limit)*float64(t)/float64(sum)))))
+		out[id] = max(1, int(float64(limit)*float64(t)/float64(sum)))
 	}
 	return out
 }

@@ -137,21 +137,21 @@ func TestCampaignsShareOneKey(t *testing.T) {
 			t.Parallel()
 			serverEngines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 				s := open(t)
-				f := setup(t, s, 600, tps[0], nil)
+				f := setup(t, s, 1500, tps[0], nil)
 				a := f.camp
 				b := f.campaign(t, tps[1])
 				p := &refProvider{fakeProvider: f.fake, texts: map[string]string{}}
-				// Requests of 10 keep the database's work small: the shares are
+				// Requests of 20 keep the database's work small: the shares are
 				// the gate's and the limiters', not the claim loop's.
-				f.startWith(t, dispatch.Config{GlobalTPS: 200, Workers: 8, BatchSize: 10}, s, p)
-				// Skip the first 100 arrivals (start-up), count the next 300:
-				// both campaigns are still backlogged then.
-				waitUntil(t, "400 arrivals", func() bool { return len(p.arrivals()) >= 400 })
+				f.startWith(t, dispatch.Config{GlobalTPS: 200, Workers: 8, BatchSize: 20}, s, p)
+				// Skip the first 200 arrivals (start-up), count the next 1,000
+				// (5 s): both campaigns are still backlogged then.
+				waitUntil(t, "1,200 arrivals", func() bool { return len(p.arrivals()) >= 1200 })
 				counts := map[string]int{}
-				for _, ref := range p.arrivals()[100:400] {
+				for _, ref := range p.arrivals()[200:1200] {
 					counts[ref]++
 				}
-				share := float64(counts[fmt.Sprint("c", a.ID)]) / 300
+				share := float64(counts[fmt.Sprint("c", a.ID)]) / 1000
 				want := float64(tps[0]) / float64(tps[0]+tps[1])
 				if share < want-0.05 || share > want+0.05 {
 					t.Errorf("campaign of TPS %d got %.3f of the key, want %.3f ± 0.05 (%v)", tps[0], share, want, counts)
