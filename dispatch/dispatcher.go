@@ -26,15 +26,17 @@ type Dispatcher struct {
 	metrics  *metrics
 	lease    *lease
 
-	rec      *recorder
-	slots    chan struct{}          // one per request in flight (Workers)
-	runs     map[int64]*campaignRun // owned by the supervisor goroutine
-	retryAt  map[int64]time.Time    // campaigns whose start failed for a transient reason
-	leading  map[string]bool        // sender keys this process leads; owned by the supervisor
-	limMu    sync.Mutex
-	globals  map[string]Pacer
-	gates    map[string]*gate // one per sender key, in front of its pacer
-	tplCache *templateCache
+	rec        *recorder
+	slots      chan struct{}          // one per request in flight (Workers)
+	runs       map[int64]*campaignRun // owned by the supervisor goroutine
+	retryAt    map[int64]time.Time    // campaigns whose start failed for a transient reason
+	leading    map[string]bool        // sender keys this process leads; owned by the supervisor
+	limMu      sync.Mutex
+	globals    map[string]Pacer
+	gates      map[string]*gate // one per sender key, in front of its pacer
+	tplCache   *templateCache
+	relMu      sync.Mutex
+	unreleased []herald.Claim // claims whose release failed, retried at every heartbeat
 
 	cancel     context.CancelFunc // stops claiming, scheduling, recovery
 	sendCtx    context.Context    // in-flight provider requests
@@ -95,6 +97,7 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		}
 		d.cancel()
 		d.loops.Wait() // runners have released what they had not handed out
+		d.retryReleases()
 		drained := make(chan struct{})
 		go func() { d.workers.Wait(); close(drained) }()
 		select {

@@ -341,6 +341,9 @@ type faultyStore struct {
 	getTemplate func(ctx context.Context, code string) (herald.Template, error)
 	getMembers  func(ctx context.Context, ids []string) (map[string]herald.Member, error)
 	dead        bool // every write fails, as if the process had died
+	// failReleases makes that many ReleaseRecipients calls fail first.
+	failReleases int
+	releases     int // calls that reached the store
 }
 
 func (s *faultyStore) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
@@ -398,6 +401,14 @@ func (s *faultyStore) ReleaseRecipients(ctx context.Context, owner string, c []h
 	if err := s.isDead(); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	if s.failReleases > 0 {
+		s.failReleases--
+		s.mu.Unlock()
+		return fmt.Errorf("database is locked")
+	}
+	s.releases++
+	s.mu.Unlock()
 	return s.Store.ReleaseRecipients(ctx, owner, c, at)
 }
 

@@ -273,9 +273,23 @@ func (d *Dispatcher) releaseClaims(claims []herald.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.store.ReleaseRecipients(ctx, d.cfg.Owner, claims, d.cfg.Now()); err != nil {
-		// Left SENDING: when this process stops, recovery hands them back.
-		d.log.Warn("release unsent recipients", "count", len(claims), "err", err)
+		// Still SENDING under this live process, which nobody else may
+		// requeue: try again at the next heartbeat (the release is fenced
+		// by the claim tokens, so a late one changes nothing that moved).
+		d.log.Warn("release unsent recipients; retrying", "count", len(claims), "err", err)
+		d.relMu.Lock()
+		d.unreleased = append(d.unreleased, claims...)
+		d.relMu.Unlock()
 	}
+}
+
+// retryReleases gives back the claims whose release failed before.
+func (d *Dispatcher) retryReleases() {
+	d.relMu.Lock()
+	claims := d.unreleased
+	d.unreleased = nil
+	d.relMu.Unlock()
+	d.releaseClaims(claims)
 }
 
 func (d *Dispatcher) complete(ctx context.Context, run *campaignRun) bool {

@@ -131,3 +131,33 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestFailedReleaseIsRetried: rows a pause gives back while the database
+// refuses the release are not left SENDING under the live process (which
+// nobody else would requeue): the release is retried at the next heartbeat.
+func TestFailedReleaseIsRetried(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+		s := open(t)
+		f := setup(t, s, 400, 100, nil)
+		fs := &faultyStore{Store: s, failReleases: 1000}
+		f.startWith(t, dispatch.Config{Workers: 2}, fs, f.fake)
+		<-f.fake.deliveries
+		if _, err := s.TransitionCampaign(t.Context(), f.camp.ID, herald.CampaignPaused, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		f.waitFor(t, "releases refused while rows wait", func(c herald.Campaign) bool {
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			return fs.failReleases < 1000 && c.Counts[herald.RecipientSending] > 0
+		})
+		fs.mu.Lock()
+		fs.failReleases = 0 // the database is back
+		fs.mu.Unlock()
+		c := f.waitFor(t, "nothing left SENDING", func(c herald.Campaign) bool { return c.Counts[herald.RecipientSending] == 0 })
+		if c.Counts[herald.RecipientPending] == 0 || c.Counts[herald.RecipientPending]+c.Counts[herald.RecipientAccepted] != 400 {
+			t.Fatalf("counts %v", c.Counts)
+		}
+		f.fake.check(t)
+	})
+}
