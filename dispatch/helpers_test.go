@@ -152,50 +152,49 @@ func (f *fakeProvider) check(t *testing.T) {
 // engines runs fn on SQLite, MariaDB (a database of its own) and PostgreSQL
 // (a schema of its own).
 func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, func(t *testing.T) herald.Store {
-			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
-	})
-	t.Run("mariadb", func(t *testing.T) {
-		t.Parallel()
-		fn(t, func(t *testing.T) herald.Store {
-			s, err := mysql.Open(t.Context(), mytest.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, func(t *testing.T) herald.Store {
-			s, err := postgres.Open(t.Context(), pgtest.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
-	})
+	enginesOf(t, []string{"sqlite", "mariadb", "postgres"}, fn)
 }
 
 // serverEngines runs fn on MariaDB and PostgreSQL only, for tests of
 // throughput shares that need the database to keep 200 sends a second
 // waiting under -race (SQLite has one writer).
 func serverEngines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
-	engines(t, func(t *testing.T, open func(t *testing.T) herald.Store) {
-		if !strings.HasSuffix(t.Name(), "/sqlite") {
-			fn(t, open)
-		}
-	})
+	enginesOf(t, []string{"mariadb", "postgres"}, fn)
+}
+
+func enginesOf(t *testing.T, names []string, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
+	openers := map[string]func(t *testing.T) herald.Store{
+		"sqlite": func(t *testing.T) herald.Store {
+			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"mariadb": func(t *testing.T) herald.Store {
+			s, err := mysql.Open(t.Context(), mytest.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"postgres": func(t *testing.T) herald.Store {
+			s, err := postgres.Open(t.Context(), pgtest.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, openers[name])
+		})
+	}
 }
 
 type fixture struct {
