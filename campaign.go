@@ -96,7 +96,17 @@ type Campaign struct {
 	Variables    map[string]string `json:"variables,omitempty"`
 	StartAt      time.Time         `json:"startAt"`
 	TPS          int               `json:"tps"`
-	State        CampaignState     `json:"state"`
+	// SendWindow is when, in Asia/Seoul, the campaign may send
+	// ("08:00-20:50", see SendWindow); empty takes the server's default.
+	SendWindow string        `json:"sendWindow,omitempty"`
+	State      CampaignState `json:"state"`
+	// CreatedBy and ApprovedBy are fingerprints (a hash, never the token)
+	// of the admin tokens that created and approved the campaign.
+	CreatedBy  string `json:"createdBy,omitempty"`
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Kind is "messages" for the hidden campaign of one template's one-off
+	// messages; empty for a campaign.
+	Kind CampaignKind `json:"kind,omitempty"`
 	// Reason says why the dispatcher paused or failed the campaign (an
 	// account-level refusal, the error breaker, a template that cannot be
 	// used); empty otherwise.
@@ -114,7 +124,8 @@ const (
 	MaxTPS             = 100_000
 )
 
-// Validate checks a new campaign and fills defaults (start now, state scheduled).
+// Validate checks a new campaign and fills defaults (start now, state
+// scheduled; a draft stays a draft until approved).
 func (c *Campaign) Validate(now time.Time) error {
 	c.Name = strings.TrimSpace(c.Name)
 	if c.Name == "" {
@@ -131,6 +142,15 @@ func (c *Campaign) Validate(now time.Time) error {
 	}
 	if err := ValidateTPS(c.TPS); err != nil {
 		return err
+	}
+	w, err := ParseSendWindow(c.SendWindow)
+	if err != nil {
+		return err
+	}
+	if c.SendWindow != "" && w.Always() {
+		c.SendWindow = "00:00-24:00" // always, overriding the server's default
+	} else {
+		c.SendWindow = w.String()
 	}
 	if c.StartAt.IsZero() {
 		c.StartAt = now

@@ -46,6 +46,31 @@ type Store interface {
 	// recipient not yet claimed, in the same transaction (UNKNOWN with code
 	// IN_DOUBT for RETRY_WAIT rows in doubt). It clears Campaign.Reason.
 	TransitionCampaign(ctx context.Context, id int64, to CampaignState, at time.Time) (Campaign, error)
+	// ApproveCampaign moves a draft to scheduled and stores who approved it
+	// (a token fingerprint); ErrConflict when the campaign is not a draft.
+	ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (Campaign, error)
+	// AudienceMembers pages, by id, through every member the audience
+	// selects, whatever their status (a review counts the withdrawn).
+	AudienceMembers(ctx context.Context, a Audience, afterID string, limit int) ([]Member, error)
+	// FallbackHistory counts the recipients of campaigns whose template has
+	// this sender key that the provider took (a msgKey) and that got a final
+	// result, and of them those that KakaoTalk did not reach (63019, 63020,
+	// or delivered by SMS/LMS).
+	FallbackHistory(ctx context.Context, senderKey string) (FallbackHistory, error)
+	// CreateMessage stores a one-off message and its outbox row (PENDING)
+	// in the running (or paused) messages campaign of its template, made
+	// when there is none, in one transaction. A message with the same
+	// idempotency key that exists already is returned instead, with
+	// created false, and nothing is added: the key is unique in the
+	// database. ErrConflict when that message was another request
+	// (RequestHash). The messages campaign's own rate is MaxTPS: only the
+	// sender key's limit paces it.
+	CreateMessage(ctx context.Context, m Message, at time.Time) (msg Message, created bool, err error)
+	// GetMessage reads a message with its outbox row.
+	GetMessage(ctx context.Context, id int64) (Message, error)
+	// MessagesOf returns the messages of the given outbox rows, by
+	// recipient id; rows that are not messages are absent.
+	MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64]Message, error)
 	// HaltCampaign is the dispatcher's TransitionCampaign to paused or
 	// failed, with the reason stored and shown (Campaign.Reason). Failing a
 	// campaign settles every recipient not yet claimed: FAILED with code
@@ -148,7 +173,8 @@ type Store interface {
 	// RunningCampaigns lists running campaigns, without counts.
 	RunningCampaigns(ctx context.Context) ([]Campaign, error)
 	// CompleteCampaign marks a running campaign completed when none of its
-	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it did.
+	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it
+	// did. A messages campaign never completes: more messages may come.
 	CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
@@ -162,6 +188,13 @@ type Store interface {
 	// MatchPendingReports applies unmatched reports whose message has
 	// appeared since (a report can race the send's own record).
 	MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// FallbackHistory is a sender key's past share of recipients who needed the
+// SMS/LMS leg: NotKakao of Reported.
+type FallbackHistory struct {
+	Reported int `json:"reported"`
+	NotKakao int `json:"notKakao"`
 }
 
 // ReportResult counts what ApplyReports did.

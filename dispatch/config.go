@@ -68,6 +68,11 @@ type Config struct {
 	InquiryRate     float64
 	// FallbackFrom is the SMS callback number; empty sends no fallback.
 	FallbackFrom string
+	// SendWindow is the default hours (Asia/Seoul) of campaigns without a
+	// window of their own; the zero value is always open. Outside its
+	// window a campaign claims nothing and nothing of it leaves, in-doubt
+	// resends included; it resumes at the next opening.
+	SendWindow herald.SendWindow
 	// SenderPacer, when set, gives the limiter of one sender key shared by
 	// every process (Redis): every process then sends. When nil, the
 	// sender key's limiter is local (GlobalTPS) and only the one process

@@ -27,14 +27,17 @@ type Dispatcher struct {
 	metrics  *metrics
 	lease    *lease
 
-	rec      *recorder
-	slots    chan struct{}          // one per request in flight (Workers)
-	runs     map[int64]*campaignRun // owned by the supervisor goroutine
-	retryAt  map[int64]time.Time    // campaigns whose start failed for a transient reason
-	leading  map[string]bool        // sender keys this process leads; owned by the supervisor
-	limMu    sync.Mutex
-	globals  map[string]Pacer
-	tplCache *templateCache
+	rec        *recorder
+	slots      chan struct{}          // one per request in flight (Workers)
+	runs       map[int64]*campaignRun // owned by the supervisor goroutine
+	retryAt    map[int64]time.Time    // campaigns whose start failed for a transient reason
+	leading    map[string]bool        // sender keys this process leads; owned by the supervisor
+	limMu      sync.Mutex
+	globals    map[string]Pacer
+	gates      map[string]*gate // one per sender key, in front of its pacer
+	tplCache   *templateCache
+	relMu      sync.Mutex
+	unreleased []herald.Claim // claims whose release failed, retried at every heartbeat
 
 	cancel     context.CancelFunc // stops claiming, scheduling, recovery
 	sendCtx    context.Context    // in-flight provider requests
@@ -61,7 +64,7 @@ func New(cfg Config, store herald.Store, provider herald.Provider, log *slog.Log
 	d := &Dispatcher{
 		cfg: cfg, store: store, provider: provider, log: log.With("component", "dispatch"), metrics: m,
 		slots: make(chan struct{}, cfg.Workers), runs: map[int64]*campaignRun{}, retryAt: map[int64]time.Time{},
-		leading: map[string]bool{}, globals: map[string]Pacer{}, tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
+		leading: map[string]bool{}, globals: map[string]Pacer{}, gates: map[string]*gate{}, tplCache: &templateCache{store: store, byID: map[int64]*campaignTemplate{}},
 		lease: newLease(cfg.LeaseTTL),
 	}
 	d.rec = newRecorder(store, cfg.FlushSize, cfg.FlushInterval, d.log)
@@ -95,6 +98,7 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		}
 		d.cancel()
 		d.loops.Wait() // runners have released what they had not handed out
+		d.retryReleases()
 		drained := make(chan struct{})
 		go func() { d.workers.Wait(); close(drained) }()
 		select {
@@ -166,11 +170,11 @@ func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 	}
 	keep := make(map[int64]bool, len(running))
 	leads := d.leadership(ctx)
+	tps := make(map[int64]int, len(running))
 	for _, c := range running {
+		tps[c.ID] = c.TPS
 		if run, ok := d.runs[c.ID]; ok {
-			if keep[c.ID] = leads(run.key); keep[c.ID] {
-				run.limiter.SetLimit(c.TPS, d.cfg.Headroom)
-			}
+			keep[c.ID] = leads(run.key)
 			continue
 		}
 		if at, wait := d.retryAt[c.ID]; wait && d.cfg.Now().Before(at) {
@@ -204,9 +208,37 @@ func (d *Dispatcher) reconcile(ctx context.Context, runners *sync.WaitGroup) {
 			run.stop()
 		}
 	}
+	d.share(tps)
 	for id := range d.retryAt {
 		if !keep[id] {
 			delete(d.retryAt, id)
+		}
+	}
+}
+
+// share sets each running campaign's limiter to its TPS (edits apply
+// live), or to its weighted share of its sender key when the campaigns of
+// the key ask for more than the key's limit (fairShares).
+func (d *Dispatcher) share(tps map[int64]int) {
+	byKey := map[string]map[int64]int{}
+	for id, run := range d.runs {
+		t, ok := tps[id]
+		if !ok {
+			continue
+		}
+		run.tps.Store(int64(t))
+		if run.campaign.Kind == herald.KindMessages {
+			run.limiter.SetLimit(t, d.cfg.Headroom)
+			continue
+		}
+		if byKey[run.key] == nil {
+			byKey[run.key] = map[int64]int{}
+		}
+		byKey[run.key][id] = t
+	}
+	for _, campaigns := range byKey {
+		for id, limit := range fairShares(d.cfg.GlobalTPS, campaigns) {
+			d.runs[id].limiter.SetLimit(limit, d.cfg.Headroom)
 		}
 	}
 }
@@ -240,6 +272,23 @@ func (d *Dispatcher) halt(ctx context.Context, id int64, to herald.CampaignState
 	}
 	d.metrics.halts.WithLabelValues(string(to)).Inc()
 	d.log.Error("campaign halted", "campaign", id, "state", to, "reason", reason)
+}
+
+// gate is the sender key's gate in front of its limiter (see gate), nil
+// when the key has no limiter of its own.
+func (d *Dispatcher) gate(senderKey string) *gate {
+	p := d.global(senderKey)
+	if p == nil {
+		return nil
+	}
+	d.limMu.Lock()
+	defer d.limMu.Unlock()
+	g, ok := d.gates[senderKey]
+	if !ok || g.pacer != p {
+		g = newGate(p, CampaignFloor)
+		d.gates[senderKey] = g
+	}
+	return g
 }
 
 // global is the limiter shared by every campaign of one sender key: the

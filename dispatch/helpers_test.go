@@ -152,45 +152,52 @@ func (f *fakeProvider) check(t *testing.T) {
 // engines runs fn on SQLite, MariaDB (a database of its own) and PostgreSQL
 // (a schema of its own); with -short on SQLite only.
 func engines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, func(t *testing.T) herald.Store {
+	enginesOf(t, []string{"sqlite", "mariadb", "postgres"}, fn)
+}
+
+// serverEngines runs fn on MariaDB and PostgreSQL only, for tests of
+// throughput shares that need the database to keep 200 sends a second
+// waiting under -race (SQLite has one writer).
+func serverEngines(t *testing.T, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
+	enginesOf(t, []string{"mariadb", "postgres"}, fn)
+}
+
+func enginesOf(t *testing.T, names []string, fn func(t *testing.T, open func(t *testing.T) herald.Store)) {
+	openers := map[string]func(t *testing.T) herald.Store{
+		"sqlite": func(t *testing.T) herald.Store {
 			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
-		})
-	})
-	t.Run("mariadb", func(t *testing.T) {
-		t.Parallel()
-		if testing.Short() {
-			t.Skip("-short runs the dispatcher on SQLite only")
-		}
-		fn(t, func(t *testing.T) herald.Store {
+		},
+		"mariadb": func(t *testing.T) herald.Store {
 			s, err := mysql.Open(t.Context(), mytest.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		if testing.Short() {
-			t.Skip("-short runs the dispatcher on SQLite only")
-		}
-		fn(t, func(t *testing.T) herald.Store {
+		},
+		"postgres": func(t *testing.T) herald.Store {
 			s, err := postgres.Open(t.Context(), pgtest.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
+		},
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if testing.Short() && name != "sqlite" {
+				t.Skip("-short runs the dispatcher on SQLite only")
+			}
+			fn(t, openers[name])
 		})
-	})
+	}
 }
 
 type fixture struct {
@@ -336,6 +343,9 @@ type faultyStore struct {
 	getTemplate func(ctx context.Context, code string) (herald.Template, error)
 	getMembers  func(ctx context.Context, ids []string) (map[string]herald.Member, error)
 	dead        bool // every write fails, as if the process had died
+	// failReleases makes that many ReleaseRecipients calls fail first.
+	failReleases int
+	releases     int // calls that reached the store
 }
 
 func (s *faultyStore) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
@@ -393,6 +403,14 @@ func (s *faultyStore) ReleaseRecipients(ctx context.Context, owner string, c []h
 	if err := s.isDead(); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	if s.failReleases > 0 {
+		s.failReleases--
+		s.mu.Unlock()
+		return fmt.Errorf("database is locked")
+	}
+	s.releases++
+	s.mu.Unlock()
 	return s.Store.ReleaseRecipients(ctx, owner, c, at)
 }
 

@@ -74,6 +74,7 @@ func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
 		switch {
 		case err == nil:
 			d.lease.renewed(now)
+			d.retryReleases()
 			if failing {
 				d.log.Info("heartbeat written again")
 			}

@@ -21,6 +21,7 @@ type metrics struct {
 	panics     *prometheus.CounterVec
 	leaseShort prometheus.Counter
 	leader     *prometheus.GaugeVec
+	windowShut prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -53,11 +54,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Requests not started because this process's lease would end before they could finish."}),
 		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "herald_dispatch_sender_key_leader",
 			Help: "1 while this process is the one that sends for the sender key (without a shared Redis limiter)."}, []string{"sender_key"}),
+		windowShut: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_send_window_closings_total",
+			Help: "Times a running campaign stopped claiming because its send window closed."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort, m.leader} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort, m.leader, m.windowShut} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

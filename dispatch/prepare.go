@@ -117,7 +117,7 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 	if len(rows) == 0 {
 		return nil
 	}
-	members, err := d.members(ctx, rows)
+	sources, err := d.sources(ctx, run, rows)
 	if err != nil {
 		d.logErr(ctx, "load members", err)
 		d.releaseRows(rows)
@@ -125,7 +125,7 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 	}
 	var jobs []*job
 	for _, r := range rows {
-		dest, reject := d.destination(run.tpl, r, members)
+		dest, reject := d.destination(run.tpl, r, sources[r.ID])
 		if reject != nil {
 			d.metrics.rejected.WithLabelValues(string(reject.State)).Inc()
 			d.rec.add(*reject)
@@ -134,6 +134,65 @@ func (d *Dispatcher) freshJobs(ctx context.Context, run *campaignRun, rows []her
 		jobs = d.appendDestination(jobs, run, r, dest)
 	}
 	return d.freeze(ctx, jobs)
+}
+
+// source is what one row's message is made from: the member as of now
+// and the variables (the campaign's constants, or a one-off message's own).
+type source struct {
+	member herald.Member
+	found  bool
+	vars   map[string]string
+}
+
+// sources reads, in a query or two, what every row is rendered from. A
+// campaign's rows are its members; a one-off message's row is its message:
+// a member (read now, like a campaign's) or just a phone number.
+func (d *Dispatcher) sources(ctx context.Context, run *campaignRun, rows []herald.Recipient) (map[int64]source, error) {
+	out := make(map[int64]source, len(rows))
+	if run.campaign.Kind != herald.KindMessages {
+		members, err := d.members(ctx, rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			m, ok := members[r.MemberID]
+			out[r.ID] = source{member: m, found: ok, vars: run.tpl.variables}
+		}
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	msgs, err := d.store.MessagesOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var memberIDs []string
+	for _, m := range msgs {
+		if m.MemberID != "" {
+			memberIDs = append(memberIDs, m.MemberID)
+		}
+	}
+	var members map[string]herald.Member
+	if len(memberIDs) > 0 {
+		if members, err = d.store.GetMembers(ctx, memberIDs); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rows {
+		msg, ok := msgs[r.ID]
+		switch {
+		case !ok:
+			out[r.ID] = source{}
+		case msg.MemberID != "":
+			m, found := members[msg.MemberID]
+			out[r.ID] = source{member: m, found: found, vars: msg.Variables}
+		default:
+			out[r.ID] = source{member: herald.Member{Phone: msg.Phone, Status: herald.MemberActive}, found: true, vars: msg.Variables}
+		}
+	}
+	return out, nil
 }
 
 // members loads the current member of every row with one query.
@@ -145,42 +204,27 @@ func (d *Dispatcher) members(ctx context.Context, rows []herald.Recipient) (map[
 	return d.store.GetMembers(ctx, ids)
 }
 
-// destination renders one recipient's message, or says why it is not sent.
-func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, members map[string]herald.Member) (rendered, *herald.RecipientUpdate) {
-	reject := func(state herald.RecipientState, code, text string) (rendered, *herald.RecipientUpdate) {
-		u := d.settle(r, state, code, text)
+// destination renders one recipient's message, or says why it is not
+// sent: the same path a campaign review takes (template.Destination).
+func (d *Dispatcher) destination(tpl *campaignTemplate, r herald.Recipient, src source) (rendered, *herald.RecipientUpdate) {
+	if !src.found {
+		u := d.settle(r, herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
 		return rendered{}, &u
 	}
-	m, ok := members[r.MemberID]
-	switch {
-	case !ok:
-		return reject(herald.RecipientSkipped, "MEMBER_GONE", "member no longer exists")
-	case m.Status != herald.MemberActive:
-		return reject(herald.RecipientSkipped, "WITHDRAWN", "member withdrew before the send")
+	out, reject := tpl.compiled.Destination(src.member, src.vars, r.MessageID, d.sendOptions())
+	if reject != nil {
+		u := d.settle(r, reject.State, reject.Code, reject.Text)
+		return rendered{}, &u
 	}
-	lookup := template.MemberLookup(m, tpl.variables)
-	msg, err := tpl.compiled.Render(lookup)
-	if err != nil {
-		return reject(herald.RecipientFailed, "RENDER", err.Error())
+	if out.NoFallback {
+		d.metrics.noFallback.Inc()
 	}
-	if field := tpl.compiled.Mismatch(msg); field != "" {
-		return reject(herald.RecipientFailed, "MISMATCH", fmt.Sprintf("rendered %s does not match the approved template", field))
-	}
-	out := rendered{msg: msg, dest: herald.Destination{To: m.Phone, MessageID: r.MessageID, Text: msg.Text}}
-	if d.providerRenders() {
-		out.dest.ReplaceWords = make(map[string]string, len(tpl.vars))
-		for _, name := range tpl.vars {
-			out.dest.ReplaceWords[name], _ = lookup(name)
-		}
-	}
-	if d.cfg.FallbackFrom != "" {
-		if fb, err := template.FallbackFor(msg.Text, msg.Title); err == nil {
-			out.dest.FallbackKind, out.dest.FallbackText, out.dest.FallbackFrom = fb.Kind, fb.Text, d.cfg.FallbackFrom
-		} else {
-			d.metrics.noFallback.Inc()
-		}
-	}
-	return out, nil
+	return rendered{msg: out.Message, dest: out.Destination}, nil
+}
+
+// sendOptions are the settings every destination is made with.
+func (d *Dispatcher) sendOptions() template.SendOptions {
+	return template.SendOptionsFor(d.cfg.BatchSize, d.cfg.FallbackFrom)
 }
 
 type rendered struct {
@@ -254,7 +298,7 @@ func (d *Dispatcher) freeze(ctx context.Context, jobs []*job) []*job {
 // recipients, personalised texts could not otherwise share a request. The
 // fallback leg needs a text per request, so it turns this off.
 func (d *Dispatcher) providerRenders() bool {
-	return d.cfg.BatchSize > 1 && d.cfg.FallbackFrom == ""
+	return d.sendOptions().ProviderRenders
 }
 
 func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
@@ -268,7 +312,6 @@ func (d *Dispatcher) senderKey(tpl *campaignTemplate) string {
 type campaignTemplate struct {
 	raw       herald.Template
 	compiled  *template.Compiled
-	vars      []string
 	variables map[string]string
 }
 
@@ -297,7 +340,7 @@ func (c *templateCache) get(ctx context.Context, campaignID int64) (*campaignTem
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", raw.Code, err)
 	}
-	t := &campaignTemplate{raw: raw, compiled: compiled, vars: compiled.Vars(), variables: camp.Variables}
+	t := &campaignTemplate{raw: raw, compiled: compiled, variables: camp.Variables}
 	c.byID[campaignID] = t
 	return t, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -17,8 +18,11 @@ type campaignRun struct {
 	tpl      *campaignTemplate
 	limiter  *pace.Limiter
 	key      string // the sender key
-	global   Pacer  // the sender key's limiter; nil without one
+	global   Pacer  // the sender key's limiter, through its gate; nil without one
 	breaker  *breaker
+	tps      atomic.Int64      // the campaign's own TPS, before its fair share
+	window   herald.SendWindow // when the campaign may send (Asia/Seoul)
+	closed   bool              // the window was closed at the last look (logged once)
 	ctx      context.Context
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -28,8 +32,20 @@ type campaignRun struct {
 func (d *Dispatcher) newRun(ctx context.Context, c herald.Campaign, tpl *campaignTemplate) *campaignRun {
 	key := d.senderKey(tpl)
 	run := &campaignRun{
-		campaign: c, tpl: tpl, key: key, done: make(chan struct{}), global: d.global(key),
+		campaign: c, tpl: tpl, key: key, done: make(chan struct{}),
 		breaker: newBreaker(d.cfg.BreakerWindow, d.cfg.BreakerShare),
+	}
+	if g := d.gate(key); g != nil {
+		// One-off messages go ahead of campaigns (see gate).
+		run.global = &lane{g: g, priority: c.Kind == herald.KindMessages}
+	}
+	run.window = d.cfg.SendWindow
+	if c.Kind == herald.KindMessages {
+		run.window = herald.SendWindow{} // one-off messages (a password reset) go at any hour
+	} else if c.SendWindow != "" {
+		if w, err := herald.ParseSendWindow(c.SendWindow); err == nil { // validated at creation
+			run.window = w
+		}
 	}
 	run.ctx, run.stop = context.WithCancel(ctx)
 	// The campaign's own rate is ours, not the provider's: no restart guard.
@@ -60,10 +76,15 @@ func (r *campaignRun) throttle(reason string) {
 	}
 }
 
-// rate is what the campaign's rows actually leave at: its own limit or its
-// sender key's, whichever is lower.
+// rate is what the campaign's rows leave at, at most: its own TPS or its
+// sender key's, whichever is lower (its fair share of a busy key may be
+// less; claims are sized by this rate so that a small share does not make
+// many tiny claims).
 func (r *campaignRun) rate() float64 {
 	rate := r.limiter.Rate()
+	if t := r.tps.Load(); t > 0 {
+		rate = max(rate, float64(t))
+	}
 	if r.global != nil {
 		rate = min(rate, r.global.Rate())
 	}
@@ -103,7 +124,15 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			unsent = append(unsent, j)
 			continue
 		}
+		if !run.window.Open(d.cfg.Now()) { // claimed before the close: back to the store, not held overnight
+			d.release([]*job{j})
+			continue
+		}
 		if err := d.handOut(run, j); err != nil {
+			if errors.Is(err, errWindowClosed) {
+				d.release([]*job{j})
+				continue
+			}
 			if errors.Is(err, pace.ErrTooLarge) && !j.fresh {
 				// A frozen request larger than the sender key's limit
 				// (lowered since it was made) can never leave as itself.
@@ -132,6 +161,13 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 	for ctx.Err() == nil {
 		if err := healthy(run.global); err != nil { // claim nothing that cannot leave
 			sleep(ctx, time.Second)
+			continue
+		}
+		if !d.windowOpen(run) { // claim nothing outside the send window
+			if d.complete(ctx, run) { // the last results came in after the close
+				return
+			}
+			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
 		d.slowForReports(run)
@@ -186,6 +222,10 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 		<-d.slots
 		return err
 	}
+	if !run.window.Open(d.cfg.Now()) { // the window closed while it waited for its turn
+		<-d.slots
+		return errWindowClosed
+	}
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
@@ -193,6 +233,26 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 		d.send(j)
 	}()
 	return nil
+}
+
+// errWindowClosed: the job was not sent because the send window closed.
+var errWindowClosed = errors.New("send window closed")
+
+// windowOpen says whether the run may claim now, and logs each closing
+// and opening of its window once.
+func (d *Dispatcher) windowOpen(run *campaignRun) bool {
+	now := d.cfg.Now()
+	open := run.window.Open(now)
+	if open == run.closed {
+		run.closed = !open
+		if open {
+			d.log.Info("send window open", "campaign", run.campaign.ID, "window", run.window.String(), "closes", run.window.NextClose(now))
+		} else {
+			d.metrics.windowShut.Inc()
+			d.log.Info("send window closed; claiming stops", "campaign", run.campaign.ID, "window", run.window.String(), "opens", run.window.NextOpen(now))
+		}
+	}
+	return open
 }
 
 // release gives back the rows of jobs that were never handed to the
@@ -213,9 +273,23 @@ func (d *Dispatcher) releaseClaims(claims []herald.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.store.ReleaseRecipients(ctx, d.cfg.Owner, claims, d.cfg.Now()); err != nil {
-		// Left SENDING: when this process stops, recovery hands them back.
-		d.log.Warn("release unsent recipients", "count", len(claims), "err", err)
+		// Still SENDING under this live process, which nobody else may
+		// requeue: try again at the next heartbeat (the release is fenced
+		// by the claim tokens, so a late one changes nothing that moved).
+		d.log.Warn("release unsent recipients; retrying", "count", len(claims), "err", err)
+		d.relMu.Lock()
+		d.unreleased = append(d.unreleased, claims...)
+		d.relMu.Unlock()
 	}
+}
+
+// retryReleases gives back the claims whose release failed before.
+func (d *Dispatcher) retryReleases() {
+	d.relMu.Lock()
+	claims := d.unreleased
+	d.unreleased = nil
+	d.relMu.Unlock()
+	d.releaseClaims(claims)
 }
 
 func (d *Dispatcher) complete(ctx context.Context, run *campaignRun) bool {

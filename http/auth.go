@@ -2,7 +2,6 @@ package http
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 )
@@ -32,16 +31,8 @@ func (b BearerTokens) Len() int { return len(b.digests) }
 // Valid reports whether header, an Authorization value, is
 // "Bearer <one of the tokens>".
 func (b BearerTokens) Valid(header string) bool {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	match := 0
-	for i := range b.digests {
-		match |= subtle.ConstantTimeCompare(got[:], b.digests[i][:])
-	}
-	return match == 1
+	_, ok := b.authenticate(header)
+	return ok
 }
 
 // requireAdmin answers 401 unless the request carries one of the admin
@@ -51,11 +42,12 @@ func (b BearerTokens) Valid(header string) bool {
 func (s *Server) requireAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth := r.Header.Get("Authorization"); auth != "" {
-			if !s.tokens.Valid(auth) {
+			fp, ok := s.tokens.authenticate(auth)
+			if !ok {
 				s.unauthorized(w, r)
 				return
 			}
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, withFingerprint(r, fp)) // TokenFingerprint tells handlers which token
 			return
 		}
 		sess, ok := s.sessionOf(r)
@@ -67,7 +59,7 @@ func (s *Server) requireAdmin(h http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, withFingerprint(r, sess.fp))
 	})
 }
 

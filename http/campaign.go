@@ -22,17 +22,25 @@ type campaignRequest struct {
 	Variables    map[string]string `json:"variables,omitempty"`
 	StartAt      string            `json:"startAt,omitempty"`
 	TPS          int               `json:"tps"`
+	SendWindow   string            `json:"sendWindow,omitempty"`
+	// Draft creates the campaign as a draft: never sent until approved
+	// (POST /v1/campaigns/{id}/approve).
+	Draft bool `json:"draft,omitempty"`
 }
 
 func newCampaignRequest(c herald.Campaign) campaignRequest {
 	return campaignRequest{Name: c.Name, TemplateCode: c.TemplateCode, Audience: c.Audience,
-		Variables: c.Variables, StartAt: formatTime(c.StartAt), TPS: c.TPS}
+		Variables: c.Variables, StartAt: formatTime(c.StartAt), TPS: c.TPS, SendWindow: c.SendWindow,
+		Draft: c.State == herald.CampaignDraft}
 }
 
 func (q campaignRequest) campaign() (herald.Campaign, error) {
 	start, err := parseTime("startAt", q.StartAt)
 	c := herald.Campaign{Name: q.Name, TemplateCode: q.TemplateCode, Audience: q.Audience,
-		Variables: q.Variables, StartAt: start, TPS: q.TPS}
+		Variables: q.Variables, StartAt: start, TPS: q.TPS, SendWindow: q.SendWindow}
+	if q.Draft {
+		c.State = herald.CampaignDraft
+	}
 	return c, err
 }
 
@@ -92,11 +100,15 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.requireApprover {
+		req.Draft = true // two-person rule: nothing is scheduled by its creator alone
+	}
 	c, err := s.newCampaign(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	c.CreatedBy = TokenFingerprint(r.Context())
 	if c, err = s.store.CreateCampaign(r.Context(), c); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -177,6 +177,8 @@ type call struct {
 	body         io.Reader
 	contentType  string
 	stream       bool // no default deadline
+	header       http.Header
+	answered     func(*http.Response) // sees a successful answer's headers
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {
@@ -211,6 +213,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
 	}
+	for k, v := range cl.header {
+		req.Header[k] = v
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", cl.method, cl.path, err)
@@ -218,6 +223,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		return responseError(resp)
+	}
+	if cl.answered != nil {
+		cl.answered(resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode the answer: %w", cl.method, cl.path, err)

@@ -12,7 +12,9 @@
 //	POST  /v1/campaigns                   GET /v1/campaigns, GET /v1/campaigns/{id}
 //	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
+//	POST  /v1/campaigns/{id}/review|approve|clone   (a draft: {"draft": true} at creation)
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
+//	POST  /v1/messages                    one-off message, Idempotency-Key header; GET /v1/messages/{id}
 //
 //	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
 //
@@ -38,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/review"
 )
 
 // Defaults for ServerConfig.
@@ -64,6 +67,13 @@ type ServerConfig struct {
 	// SessionTTL is how long a dashboard sign-in lasts; DefaultSessionTTL
 	// when zero.
 	SessionTTL time.Duration
+	// Sending is how this deployment sends (the dispatcher's flags): what a
+	// campaign review renders with and forecasts from, and the default send
+	// window of campaigns without one.
+	Sending review.Settings
+	// RequireApprover is the two-person rule: every new campaign is a
+	// draft, and only another admin token than its creator's approves it.
+	RequireApprover bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -79,12 +89,15 @@ type Server struct {
 	registry    *prometheus.Registry
 	metrics     *metrics
 	now         func() time.Time
-	mux         *http.ServeMux
-	sessions    *sessions
-	patterns    []string // every pattern on mux, in registration order
-	readyMu     sync.Mutex
-	ready       []readyCheck
-	details     []readyDetail
+	sending     review.Settings
+	// requireApprover: see ServerConfig.RequireApprover.
+	requireApprover bool
+	mux             *http.ServeMux
+	sessions        *sessions
+	patterns        []string // every pattern on mux, in registration order
+	readyMu         sync.Mutex
+	ready           []readyCheck
+	details         []readyDetail
 }
 
 // readyDetail is a state /readyz names while the server is ready.
@@ -129,7 +142,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:         cfg.Logger,
 		registry:    cfg.Registry,
 		now:         cfg.Now,
+		sending:     cfg.Sending,
 		mux:         http.NewServeMux(),
+
+		requireApprover: cfg.RequireApprover,
 	}
 	if s.tokens.Len() == 0 {
 		return nil, herald.Invalid("adminTokens", "at least one non-empty admin token is required")
@@ -186,6 +202,11 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/resume", s.transition(herald.CampaignRunning))
 	s.admin("POST /v1/campaigns/{id}/cancel", s.transition(herald.CampaignCancelled))
 	s.admin("GET /v1/campaigns/{id}/recipients", s.listRecipients)
+	s.admin("POST /v1/campaigns/{id}/review", s.reviewCampaign)
+	s.admin("POST /v1/campaigns/{id}/approve", s.approveCampaign)
+	s.admin("POST /v1/campaigns/{id}/clone", s.cloneCampaign)
+	s.admin("POST /v1/messages", s.createMessage)
+	s.admin("GET /v1/messages/{id}", s.getMessage)
 }
 
 // Handler returns the handler of every route, instrumented.

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
@@ -53,6 +54,7 @@ const (
 type session struct {
 	payload []byte // version, expiry, nonce
 	key     []byte // the key that signed it
+	fp      string // the fingerprint of the admin token it was signed in with
 	expires time.Time
 }
 
@@ -63,7 +65,8 @@ func (s session) csrf() string {
 
 // sessions signs and checks session cookies; it remembers sign-outs.
 type sessions struct {
-	keys    [][]byte // one per admin token; the first signs
+	keys    [][]byte // one per admin token, signing the sessions signed in with it
+	fps     []string // the fingerprint of each key's token
 	ttl     time.Duration
 	mu      sync.Mutex
 	revoked map[[16]byte]time.Time
@@ -73,6 +76,7 @@ func newSessions(tokens BearerTokens, ttl time.Duration) *sessions {
 	ss := &sessions{ttl: ttl, revoked: make(map[[16]byte]time.Time)}
 	for _, d := range tokens.digests {
 		ss.keys = append(ss.keys, mac(d[:], "herald dashboard session v1", nil))
+		ss.fps = append(ss.fps, fingerprintOf(d))
 	}
 	return ss
 }
@@ -85,9 +89,11 @@ func mac(key []byte, label string, data []byte) []byte {
 	return h.Sum(nil)
 }
 
-// create starts a session and returns its cookie value.
-func (ss *sessions) create(now time.Time) (string, session) {
-	s := session{payload: make([]byte, payloadLen), key: ss.keys[0], expires: now.Add(ss.ttl).Truncate(time.Second)}
+// create starts a session signed under the key of the token with
+// fingerprint fp, and returns its cookie value.
+func (ss *sessions) create(now time.Time, fp string) (string, session) {
+	i := max(slices.Index(ss.fps, fp), 0)
+	s := session{payload: make([]byte, payloadLen), key: ss.keys[i], fp: ss.fps[i], expires: now.Add(ss.ttl).Truncate(time.Second)}
 	s.payload[0] = sessionVersion
 	binary.BigEndian.PutUint64(s.payload[1:noncePos], uint64(s.expires.Unix()))
 	rand.Read(s.payload[noncePos:]) // never fails (crypto/rand panics rather than return short)
@@ -104,15 +110,16 @@ func (ss *sessions) get(value string, now time.Time) (session, bool) {
 	}
 	payload, sig := raw[:payloadLen], raw[payloadLen:]
 	var key []byte
-	for _, k := range ss.keys {
+	var fp string
+	for i, k := range ss.keys {
 		if hmac.Equal(sig, mac(k, "session", payload)) {
-			key = k
+			key, fp = k, ss.fps[i]
 		}
 	}
 	if key == nil {
 		return session{}, false
 	}
-	s := session{payload: payload, key: key, expires: time.Unix(int64(binary.BigEndian.Uint64(payload[1:noncePos])), 0)}
+	s := session{payload: payload, key: key, fp: fp, expires: time.Unix(int64(binary.BigEndian.Uint64(payload[1:noncePos])), 0)}
 	if !now.Before(s.expires) {
 		return session{}, false
 	}
@@ -216,11 +223,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.tokens.Valid("Bearer " + req.Token) {
+	fp, ok := s.tokens.authenticate("Bearer " + req.Token)
+	if !ok {
 		s.writeError(w, r, errBadSignIn)
 		return
 	}
-	value, sess := s.sessions.create(s.now())
+	value, sess := s.sessions.create(s.now(), fp)
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: value, Path: "/", Expires: sess.expires, MaxAge: int(s.sessions.ttl.Seconds()),
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode,

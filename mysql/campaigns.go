@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -20,9 +20,11 @@ func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.C
 		return herald.Campaign{}, fmt.Errorf("campaign audience: %w", err)
 	}
 	vars, _ := json.Marshal(nonNil(c.Variables))
-	r, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)`,
-		c.Name, c.TemplateCode, string(audience), string(vars), c.StartAt.UTC(), c.TPS, string(c.State), c.CreatedAt.UTC(), c.CreatedAt.UTC())
+	r, err := s.db.ExecContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, send_window, state, reason,
+			created_by, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+		c.Name, c.TemplateCode, string(audience), string(vars), c.StartAt.UTC(), c.TPS, c.SendWindow, string(c.State),
+		c.CreatedBy, c.CreatedAt.UTC(), c.CreatedAt.UTC())
 	if err != nil {
 		return herald.Campaign{}, translate(err, "create campaign")
 	}
@@ -96,8 +98,8 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars []byte
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.State, &c.Reason,
-		&c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -264,6 +266,73 @@ func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time
 	return s.GetCampaign(ctx, id)
 }
 
+// ApproveCampaign schedules a draft and stores its approver.
+func (s *Store) ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		state, _, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if state != herald.CampaignDraft {
+			return herald.Conflict("campaign is %s; only a draft can be approved", state)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'scheduled', approved_by = ?, reason = '', updated_at = ? WHERE id = ?`,
+			approvedBy, at.UTC(), id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// audienceFrom is the FROM and WHERE of the members an audience selects
+// (alias m), with their arguments, in order.
+func audienceFrom(a herald.Audience) (from, filter string, args []any) {
+	from, filter = `members m`, `1 = 1`
+	if a.MemberIDs != nil {
+		ids, _ := json.Marshal(a.MemberIDs)
+		from = `(SELECT DISTINCT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(128) PATH '$')) j) l
+				JOIN members m ON m.id = CONVERT(l.id USING utf8mb4) COLLATE utf8mb4_bin`
+		args = append(args, string(ids))
+	}
+	if !a.All && len(a.Attributes) > 0 {
+		attrs, _ := json.Marshal(a.Attributes)
+		filter += ` AND JSON_CONTAINS(m.attributes, ?)`
+		args = append(args, string(attrs))
+	}
+	return from, filter, args
+}
+
+// AudienceMembers pages through the members an audience selects, any status.
+func (s *Store) AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
+	from, filter, args := audienceFrom(a)
+	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.phone, m.name, m.attributes, m.status, m.updated_at FROM `+from+`
+		WHERE `+filter+` AND m.id > ? ORDER BY m.id LIMIT ?`, append(args, afterID, limit)...)
+	if err != nil {
+		return nil, translate(err, "audience members")
+	}
+	defer rows.Close()
+	out := []herald.Member{}
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, translate(err, "audience members")
+		}
+		out = append(out, m)
+	}
+	return out, translate(rows.Err(), "audience members")
+}
+
+// FallbackHistory counts past final results of a sender key's campaigns.
+func (s *Store) FallbackHistory(ctx context.Context, senderKey string) (herald.FallbackHistory, error) {
+	var h herald.FallbackHistory
+	err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(r.result_code IN ('63019', '63020') OR r.channel IN ('SMS', 'LMS', 'MMS')), 0)
+		FROM recipients r JOIN campaigns c ON c.id = r.campaign_id JOIN templates t ON t.code = c.template_code
+		WHERE t.sender_key = ? AND r.state IN ('DELIVERED', 'FAILED') AND r.msg_key IS NOT NULL`, senderKey).Scan(&h.Reported, &h.NotKakao)
+	return h, translate(err, "fallback history")
+}
+
 // PrepareRecipients materialises the audience with one INSERT…SELECT. An
 // explicit member list goes in as one JSON array, read by JSON_TABLE, and
 // an attribute filter as one JSON object (JSON_CONTAINS is PostgreSQL's @>).
@@ -324,7 +393,7 @@ func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (b
 	var n int64
 	err := s.retry(ctx, func() error {
 		r, err := s.db.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
-			WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+			WHERE id = ? AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 				WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at.UTC(), id, id)
 		if err != nil {
 			return err

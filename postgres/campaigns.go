@@ -10,13 +10,15 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-		c.Name, c.TemplateCode, c.Audience, nonNil(c.Variables), c.StartAt, c.TPS, string(c.State), c.CreatedAt).Scan(&c.ID)
+	err := s.pool.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at,
+			send_window, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id`,
+		c.Name, c.TemplateCode, c.Audience, nonNil(c.Variables), c.StartAt, c.TPS, string(c.State), c.CreatedAt,
+		c.SendWindow, c.CreatedBy).Scan(&c.ID)
 	if err != nil {
 		return herald.Campaign{}, translate(err, "create campaign")
 	}
@@ -84,8 +86,8 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 
 func scanCampaign(row pgx.Row) (herald.Campaign, error) {
 	var c herald.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.Reason,
-		&c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.CreatedAt, &c.UpdatedAt)
 	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
@@ -168,6 +170,52 @@ func (s *Store) transition(ctx context.Context, id int64, to herald.CampaignStat
 	return s.GetCampaign(ctx, id)
 }
 
+// ApproveCampaign schedules a draft and stores its approver.
+func (s *Store) ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		state, _, err := lockCampaign(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if state != herald.CampaignDraft {
+			return herald.Conflict("campaign is %s; only a draft can be approved", state)
+		}
+		_, err = tx.Exec(ctx, `UPDATE campaigns SET state = 'scheduled', approved_by = $1, reason = '', updated_at = $2 WHERE id = $3`,
+			approvedBy, at, id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// AudienceMembers pages through the members an audience selects, any status.
+func (s *Store) AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+` FROM members
+		WHERE id > $1
+		  AND ($2::boolean OR attributes @> $3::jsonb)
+		  AND ($4::text[] IS NULL OR id = ANY($4::text[]))
+		ORDER BY id LIMIT $5`, afterID, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs, limit)
+	if err != nil {
+		return nil, translate(err, "audience members")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (herald.Member, error) { return scanMember(r) })
+	if out == nil {
+		out = []herald.Member{}
+	}
+	return out, translate(err, "audience members")
+}
+
+// FallbackHistory counts past final results of a sender key's campaigns.
+func (s *Store) FallbackHistory(ctx context.Context, senderKey string) (herald.FallbackHistory, error) {
+	var h herald.FallbackHistory
+	err := s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE r.result_code IN ('63019', '63020') OR r.channel IN ('SMS', 'LMS', 'MMS'))
+		FROM recipients r JOIN campaigns c ON c.id = r.campaign_id JOIN templates t ON t.code = c.template_code
+		WHERE t.sender_key = $1 AND r.state IN ('DELIVERED', 'FAILED') AND r.msg_key IS NOT NULL`, senderKey).Scan(&h.Reported, &h.NotKakao)
+	return h, translate(err, "fallback history")
+}
+
 // AcquireCampaignLease takes the preparation lease of one due campaign.
 func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (herald.Campaign, error) {
 	var id int64
@@ -227,7 +275,7 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error)
 // CompleteCampaign completes a running campaign with nothing left to send.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET state = 'completed', updated_at = $1
-		WHERE id = $2 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+		WHERE id = $2 AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 			WHERE campaign_id = $2 AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at, id)
 	if err != nil {
 		return false, translate(err, fmt.Sprintf("complete campaign %d", id))

@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -20,9 +20,10 @@ func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.C
 		return herald.Campaign{}, fmt.Errorf("campaign audience: %w", err)
 	}
 	vars, _ := json.Marshal(nonNil(c.Variables))
-	err = s.w.QueryRowContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Name, c.TemplateCode, string(audience), string(vars), ms(c.StartAt), c.TPS, string(c.State), ms(c.CreatedAt), ms(c.CreatedAt)).Scan(&c.ID)
+	err = s.w.QueryRowContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, send_window, state, created_by, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Name, c.TemplateCode, string(audience), string(vars), ms(c.StartAt), c.TPS, c.SendWindow, string(c.State), c.CreatedBy,
+		ms(c.CreatedAt), ms(c.CreatedAt)).Scan(&c.ID)
 	if err != nil {
 		return herald.Campaign{}, translate(err, "create campaign")
 	}
@@ -88,7 +89,8 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars string
 	var start, created, updated int64
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &c.Reason, &created, &updated)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &created, &updated)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -193,6 +195,65 @@ func (s *Store) moveCampaign(ctx context.Context, id int64, to herald.CampaignSt
 	return s.GetCampaign(ctx, id)
 }
 
+// ApproveCampaign schedules a draft and stores its approver.
+func (s *Store) ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (herald.Campaign, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state herald.CampaignState
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM campaigns WHERE id = ?`, id).Scan(&state); err != nil {
+			return err
+		}
+		if state != herald.CampaignDraft {
+			return herald.Conflict("campaign is %s; only a draft can be approved", state)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = 'scheduled', approved_by = ?, reason = '', updated_at = ? WHERE id = ?`,
+			approvedBy, ms(at), id)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
+	}
+	return s.GetCampaign(ctx, id)
+}
+
+// AudienceMembers pages through the members an audience selects, any status.
+func (s *Store) AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
+	filter, args := audienceFilter(a)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members
+		WHERE id > ? AND `+filter+` ORDER BY id LIMIT ?`, append(append([]any{afterID}, args...), limit)...)
+	if err != nil {
+		return nil, translate(err, "audience members")
+	}
+	defer rows.Close()
+	out := []herald.Member{}
+	for rows.Next() {
+		var m herald.Member
+		var attrs string
+		var updated int64
+		if err := rows.Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated); err != nil {
+			return nil, translate(err, "audience members")
+		}
+		if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
+			return nil, fmt.Errorf("member %q attributes: %w", m.ID, err)
+		}
+		m.UpdatedAt = time.UnixMilli(updated).UTC()
+		out = append(out, m)
+	}
+	return out, translate(rows.Err(), "audience members")
+}
+
+// FallbackHistory counts past final results of a sender key's campaigns.
+func (s *Store) FallbackHistory(ctx context.Context, senderKey string) (herald.FallbackHistory, error) {
+	var h herald.FallbackHistory
+	err := s.r.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN `+notKakao+` THEN 1 ELSE 0 END), 0)
+		FROM recipients r JOIN campaigns c ON c.id = r.campaign_id JOIN templates t ON t.code = c.template_code
+		WHERE t.sender_key = ? AND r.state IN ('DELIVERED', 'FAILED') AND r.msg_key IS NOT NULL`, senderKey).Scan(&h.Reported, &h.NotKakao)
+	return h, translate(err, "fallback history")
+}
+
+// notKakao says a recipient with a final result was not reached by
+// KakaoTalk: not a user, blocked the sender, or delivered by the fallback.
+const notKakao = `(r.result_code IN ('63019', '63020') OR r.channel IN ('SMS', 'LMS', 'MMS'))`
+
 // AcquireCampaignLease takes the preparation lease of one due campaign.
 func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time.Time, ttl time.Duration) (herald.Campaign, error) {
 	var id int64
@@ -285,7 +346,7 @@ func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]heral
 // CompleteCampaign completes a running campaign with nothing left to send.
 func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE campaigns SET state = 'completed', updated_at = ?
-		WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
+		WHERE id = ? AND state = 'running' AND kind = '' AND NOT EXISTS (SELECT 1 FROM recipients
 			WHERE campaign_id = ? AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, ms(at), id, id)
 	if err != nil {
 		return false, translate(err, fmt.Sprintf("complete campaign %d", id))

@@ -58,6 +58,11 @@ func Run(t *testing.T, newStore NewStore) {
 		"GetMembers":              testGetMembers,
 		"AcceptedWithoutReport":   testAcceptedWithoutReport,
 		"CountsAddUpUnderWrites":  testCountsAddUp,
+		"DraftApprove":            testDraftApprove,
+		"AudienceMembers":         testAudienceMembers,
+		"FallbackHistory":         testFallbackHistory,
+		"MessagesIdempotent":      testMessagesIdempotent,
+		"MessagesCampaign":        testMessagesCampaign,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {

@@ -33,6 +33,9 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignActionCmd("resume", "Resume a paused campaign", (*heraldhttp.Client).ResumeCampaign),
 		newCampaignActionCmd("cancel", "Cancel a campaign and every recipient not yet sent to", (*heraldhttp.Client).CancelCampaign),
 		newCampaignsRecipientsCmd(),
+		newCampaignsReviewCmd(),
+		newCampaignActionCmd("approve", "Approve a draft: it is scheduled for its start time", (*heraldhttp.Client).ApproveCampaign),
+		newCampaignActionCmd("clone", "Copy a campaign (template, audience, settings) as a new draft", (*heraldhttp.Client).CloneCampaign),
 	)
 	return cmd
 }
@@ -40,7 +43,8 @@ func newCampaignsCmd() *cobra.Command {
 // createFlags are the flags of `campaigns create`.
 type createFlags struct {
 	name, template, membersFile, startAt string
-	all                                  bool
+	sendWindow                           string
+	all, draft                           bool
 	attrs, vars                          []string
 	tps                                  int
 }
@@ -58,7 +62,8 @@ per line; blank lines and lines starting with # are skipped).
 fields (#{name}, #{phone}, #{id}) and attributes fill the other variables.`,
 		Example: `  herald campaigns create --name "spring sale" --template COUPON_1 --all --var shop=Herald --tps 100
   herald campaigns create --name vip --template COUPON_1 --attr tier=gold --start-at 2026-04-01T10:00:00+09:00 --tps 50
-  herald campaigns create --name retry --template COUPON_1 --members-file ids.txt --tps 20`,
+  herald campaigns create --name retry --template COUPON_1 --members-file ids.txt --tps 20
+  herald campaigns create --name notice --template COUPON_1 --all --tps 100 --draft --send-window 08:00-20:50`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := fl.campaign()
@@ -77,6 +82,8 @@ fields (#{name}, #{phone}, #{id}) and attributes fill the other variables.`,
 	f.StringArrayVar(&fl.vars, "var", nil, "campaign constant k=v for #{k} (repeatable)")
 	f.StringVar(&fl.startAt, "start-at", "", "RFC 3339 start time (default now)")
 	f.IntVar(&fl.tps, "tps", 0, "messages per second")
+	f.BoolVar(&fl.draft, "draft", false, "create a draft: review it (campaigns review ID), then approve it to send")
+	f.StringVar(&fl.sendWindow, "send-window", "", `hours it may send, Asia/Seoul, e.g. "08:00-20:50" (default: the server's --send-window)`)
 	for _, name := range []string{"name", "template", "tps"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -86,7 +93,10 @@ fields (#{name}, #{phone}, #{id}) and attributes fill the other variables.`,
 }
 
 func (fl createFlags) campaign() (herald.Campaign, error) {
-	c := herald.Campaign{Name: fl.name, TemplateCode: fl.template, TPS: fl.tps}
+	c := herald.Campaign{Name: fl.name, TemplateCode: fl.template, TPS: fl.tps, SendWindow: fl.sendWindow}
+	if fl.draft {
+		c.State = herald.CampaignDraft
+	}
 	var err error
 	if c.Variables, err = parsePairs("var", fl.vars); err != nil {
 		return c, err
@@ -281,6 +291,15 @@ func printCampaign(w io.Writer, c herald.Campaign) {
 	}
 	row(w, "start", fmtTime(c.StartAt))
 	row(w, "tps", c.TPS)
+	if c.SendWindow != "" {
+		row(w, "send window", c.SendWindow+" Asia/Seoul")
+	}
+	if c.CreatedBy != "" {
+		row(w, "created by", "token "+c.CreatedBy)
+	}
+	if c.ApprovedBy != "" {
+		row(w, "approved by", "token "+c.ApprovedBy)
+	}
 	row(w, "created", fmtTime(c.CreatedAt))
 	row(w, "updated", fmtTime(c.UpdatedAt))
 	fmt.Fprintln(w)

@@ -14,6 +14,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/dispatch"
 	"github.com/heraldhq/herald/infobank"
+	"github.com/heraldhq/herald/internal/review"
 	"github.com/heraldhq/herald/pace"
 	"github.com/heraldhq/herald/redis"
 )
@@ -38,6 +39,7 @@ type sendConfig struct {
 	// apiLimiter paces the non-send calls of every provider client of the
 	// process together (serve sets it).
 	apiLimiter *infobank.APILimiter
+	SendWindow string
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
@@ -53,12 +55,16 @@ func (c *sendConfig) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&c.ReportWindow, "report-window", 72*time.Hour, "how long an accepted send waits for its report before it becomes UNKNOWN (NO_REPORT)")
 	f.Float64Var(&c.Headroom, "headroom", pace.DefaultHeadroom, "share of --tps left unused: every limit counts over a window of 1 s × (1 + headroom), so arrival jitter at the provider up to that much (15 ms at 1.5%) stays under the limit")
 	f.StringVar(&c.Redis, "redis", "", "redis://host:6379/0: every serve process sends, sharing one limit per sender key in Redis; empty: one process per sender key sends (leadership in the database)")
+	f.StringVar(&c.SendWindow, "send-window", "", `default hours, in Asia/Seoul, when campaigns without a sendWindow of their own may send, e.g. "08:00-20:50"; empty: any time`)
 	f.IntVar(&c.BreakerWin, "breaker-window", 200, "error breaker: how many of a campaign's last sends it looks at (negative: off)")
 	f.Float64Var(&c.BreakerShare, "breaker-share", 0.5, "error breaker: pause the campaign when this share of the window was refused")
 }
 
 // Validate names the setting at fault.
 func (c sendConfig) Validate() error {
+	if _, err := herald.ParseSendWindow(c.SendWindow); err != nil {
+		return herald.Invalid("send-window", `want "HH:MM-HH:MM" in Asia/Seoul, such as "08:00-20:50"`)
+	}
 	if c.ProviderURL == "" {
 		return nil // sending disabled; serve still takes the API and reports
 	}
@@ -81,6 +87,14 @@ func (c sendConfig) Validate() error {
 	return nil
 }
 
+// reviewSettings are the settings a campaign review renders and forecasts
+// with: the dispatcher's.
+func (c sendConfig) reviewSettings() review.Settings {
+	w, _ := herald.ParseSendWindow(c.SendWindow) // validated
+	return review.Settings{BatchSize: c.BatchSize, FallbackFrom: c.FallbackFrom, SenderKey: c.SenderKey,
+		TPS: c.TPS, Headroom: c.Headroom, SendWindow: w}
+}
+
 // newDispatcher connects the provider client (and Redis, when asked for)
 // and builds the dispatcher. ready, when not nil, learns of Redis's health.
 func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *slog.Logger, reg prometheus.Registerer, backlog func() float64, ready func(name string, check func() error)) (*dispatch.Dispatcher, func(), error) {
@@ -94,6 +108,7 @@ func newDispatcher(ctx context.Context, c sendConfig, store herald.Store, log *s
 		FallbackFrom: c.FallbackFrom, Backlog: backlog, LeaseTTL: c.LeaseTTL, ReportWindow: c.ReportWindow,
 		BreakerWindow: c.BreakerWin, BreakerShare: c.BreakerShare, Headroom: c.Headroom,
 	}
+	cfg.SendWindow, _ = herald.ParseSendWindow(c.SendWindow) // validated
 	closeRedis := func() {}
 	if c.Redis != "" {
 		rc, err := redis.Open(ctx, c.Redis)

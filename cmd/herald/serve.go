@@ -39,10 +39,11 @@ type serveConfig struct {
 	ReadHeaderTimeout time.Duration
 	// DebugListen, when set, serves net/http/pprof there (loopback only:
 	// profiles name internals), apart from the API.
-	DebugListen string
-	Reports     reportConfig
-	Send        sendConfig
-	Provider    providerAPIConfig
+	DebugListen     string
+	RequireApprover bool
+	Reports         reportConfig
+	Send            sendConfig
+	Provider        providerAPIConfig
 }
 
 // reportConfig is the report webhook's part of serveConfig. Without a
@@ -223,6 +224,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxConnections, "max-connections", heraldhttp.DefaultMaxConnections, "open HTTP connections at once; past it a new one is answered 503 and closed")
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send a request's headers")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "HOST:PORT (loopback) serving /debug/pprof/ for profiling; empty: off")
+	f.BoolVar(&cfg.RequireApprover, "require-approver", false, "two-person rule: every new campaign is a draft, approved only with another admin token than its creator's")
 	cfg.Reports.addFlags(f)
 	cfg.Send.addFlags(f)
 	cfg.Provider.addFlags(f)
@@ -241,11 +243,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 	defer store.Close()
 	reg := heraldhttp.NewRegistry()
 	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{
-		Store:          store,
-		AdminTokens:    cfg.AdminTokens,
-		MaxImportBytes: cfg.MaxImportBytes,
-		Logger:         logger,
-		Registry:       reg,
+		Store:           store,
+		AdminTokens:     cfg.AdminTokens,
+		MaxImportBytes:  cfg.MaxImportBytes,
+		Logger:          logger,
+		Registry:        reg,
+		Sending:         cfg.Send.reviewSettings(),
+		RequireApprover: cfg.RequireApprover,
 	})
 	if err != nil {
 		return err
