@@ -126,4 +126,3 @@ func TestDraftWithoutTwoPersonRule(t *testing.T) {
 	e.json("POST", "/v1/campaigns", map[string]any{"name": "d", "templateCode": "WELCOME_1", "audience": map[string]any{"all": true},
 		"variables": map[string]string{"shop": "h"}, "tps": 5, "sendWindow": "9-18"}).wantError(t, 400, "invalid", "sendWindow")
 }
-
