@@ -146,6 +146,20 @@ type Store interface {
 	// CompleteCampaign marks a running campaign completed when none of its
 	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it did.
 	CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error)
+	// RetryCampaign creates, in one transaction, the follow-up campaign c
+	// of a retry (c.Audience.Retry names the source, the states and codes;
+	// c.RetryOf is set from it): its audience is fixed at once to the
+	// members of the source's recipients in those states with those codes,
+	// less every member who may have received the message (see
+	// docs/ARCHITECTURE.md, "Retry the failed") and every member an earlier
+	// follow-up of the same source took. ErrConflict when the source is
+	// not over (completed, cancelled or failed) or nobody is left to retry;
+	// ErrNotFound when there is no such source. Audience.Retry.Members
+	// says how many members the follow-up got.
+	RetryCampaign(ctx context.Context, c Campaign) (Campaign, error)
+	// CampaignFailures counts a campaign's FAILED and UNKNOWN recipients
+	// per state and result code (one GROUP BY over those rows only).
+	CampaignFailures(ctx context.Context, campaignID int64) ([]FailureCount, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
 
@@ -158,6 +172,14 @@ type Store interface {
 	// MatchPendingReports applies unmatched reports whose message has
 	// appeared since (a report can race the send's own record).
 	MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// FailureCount is how many recipients of a campaign ended in State with
+// result Code.
+type FailureCount struct {
+	State RecipientState `json:"state"`
+	Code  string         `json:"code"`
+	Count int            `json:"count"`
 }
 
 // ReportResult counts what ApplyReports did.

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, COALESCE(retry_of, 0), created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -62,14 +65,16 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 	return out, nil
 }
 
-// counts reads recipient counts per state in one statement (one
-// consistent snapshot), so they add up to a total taken at one moment. id
-// 0 means every campaign.
+// counts reads recipient counts per state from the counters the triggers
+// keep (migration 5), in one statement (one consistent snapshot), so they
+// add up to a total taken at one moment. id 0 means every campaign. A
+// campaign whose counter rows have grown past compactAfter is compacted
+// for the next reader.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, count(*) FROM recipients GROUP BY campaign_id, state`
+	q := `SELECT campaign_id, state, SUM(n), COUNT(*) FROM recipient_counts GROUP BY campaign_id, state`
 	args := []any{}
 	if id != 0 {
-		q = `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? GROUP BY campaign_id, state`
+		q = `SELECT campaign_id, state, SUM(n), COUNT(*) FROM recipient_counts WHERE campaign_id = ? GROUP BY campaign_id, state`
 		args = append(args, id)
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
@@ -78,25 +83,87 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 	}
 	defer rows.Close()
 	out := map[int64]map[herald.RecipientState]int{}
+	grown := map[int64]int{}
 	for rows.Next() {
 		var cid int64
 		var state herald.RecipientState
-		var n int
-		if err := rows.Scan(&cid, &state, &n); err != nil {
+		var n, parts int
+		if err := rows.Scan(&cid, &state, &n, &parts); err != nil {
 			return nil, translate(err, "count recipients")
 		}
 		if out[cid] == nil {
 			out[cid] = map[herald.RecipientState]int{}
 		}
 		out[cid][state] = n
+		grown[cid] += parts
 	}
-	return out, translate(rows.Err(), "count recipients")
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	for cid, parts := range grown {
+		if parts > compactAfter {
+			if err := s.compactCounts(ctx, cid); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// compactAfter is how many counter rows (states × connections that wrote
+// to the campaign) a campaign may have before a reader folds them.
+const compactAfter = 64
+
+// compactCounts folds a campaign's counter shards into shard 0, which no
+// connection writes (connection ids start at 1). It locks the shards it
+// reads, skipping those a transaction is writing (SKIP LOCKED: it never
+// waits for one, so it cannot deadlock with one), and deletes exactly the
+// rows it summed; the rest wait for the next compaction. Shard 0 is
+// written by compactions only, state by state in order.
+func (s *Store) compactCounts(ctx context.Context, id int64) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT state, shard, n FROM recipient_counts WHERE campaign_id = ? AND shard <> 0
+				ORDER BY state, shard FOR UPDATE SKIP LOCKED`, id)
+		if err != nil {
+			return err
+		}
+		sums := map[string]int64{}
+		var del []any
+		var keys []string
+		for rows.Next() {
+			var state string
+			var shard uint64
+			var n int64
+			if err := rows.Scan(&state, &shard, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			sums[state] += n
+			del = append(del, state, shard)
+			keys = append(keys, "(?, ?)")
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(keys) == 0 {
+			return err
+		}
+		for _, state := range slices.Sorted(maps.Keys(sums)) {
+			n := sums[state]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (?, ?, 0, ?)
+					ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, id, state, n); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM recipient_counts WHERE campaign_id = ? AND (state, shard) IN (`+
+			strings.Join(keys, ", ")+`)`, append([]any{id}, del...)...)
+		return err
+	})
+	return translate(err, fmt.Sprintf("compact counts of campaign %d", id))
 }
 
 func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars []byte
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.State, &c.Reason,
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.State, &c.Reason, &c.RetryOf,
 		&c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return herald.Campaign{}, err
@@ -285,6 +352,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		}
 		from, filter := `members m`, `m.status = 'active'`
 		args := []any{campaignID, now.UTC(), now.UTC()}
+		if a.Retry != nil {
+			from = `campaign_members l JOIN members m ON m.id = l.member_id AND l.campaign_id = ?`
+			args = append(args, campaignID)
+		}
 		if a.MemberIDs != nil {
 			ids, _ := json.Marshal(a.MemberIDs)
 			from = `(SELECT DISTINCT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(128) PATH '$')) j) l

@@ -10,7 +10,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, COALESCE(retry_of, 0), created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -60,31 +60,64 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 	return out, nil
 }
 
-// counts reads recipient counts per state in one statement, so they add up
-// to a total taken at one moment. id 0 means every campaign.
+// counts reads recipient counts per state from the counters the triggers
+// keep (migration 5), in one statement, so they add up to a total taken at
+// one moment. id 0 means every campaign. A campaign whose counter rows
+// have grown past compactAfter is compacted for the next reader.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT campaign_id, state, count(*) FROM recipients
+	rows, err := s.pool.Query(ctx, `SELECT campaign_id, state, sum(n), count(*) FROM recipient_counts
 		WHERE campaign_id = $1 OR $1 = 0 GROUP BY campaign_id, state`, id)
 	if err != nil {
 		return nil, translate(err, "count recipients")
 	}
 	out := map[int64]map[herald.RecipientState]int{}
+	grown := map[int64]int{}
 	var cid int64
 	var state herald.RecipientState
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&cid, &state, &n}, func() error {
+	var n, parts int
+	_, err = pgx.ForEachRow(rows, []any{&cid, &state, &n, &parts}, func() error {
 		if out[cid] == nil {
 			out[cid] = map[herald.RecipientState]int{}
 		}
 		out[cid][state] = n
+		grown[cid] += parts
 		return nil
 	})
-	return out, translate(err, "count recipients")
+	if err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	for cid, parts := range grown {
+		if parts > compactAfter {
+			if err := s.compactCounts(ctx, cid); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// compactAfter is how many counter rows a campaign may have before a
+// reader folds them into one per state: a claim, a record or a report
+// batch adds one or two per statement.
+const compactAfter = 64
+
+// compactCounts folds a campaign's counter rows into one per state, in one
+// statement. It takes only rows no other compaction holds (SKIP LOCKED), so
+// two compactions never wait for each other, and each sums exactly the
+// rows it deleted; the triggers only insert, so nothing else locks them.
+func (s *Store) compactCounts(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, `WITH gone AS (
+			DELETE FROM recipient_counts WHERE id IN (
+				SELECT id FROM recipient_counts WHERE campaign_id = $1 FOR UPDATE SKIP LOCKED)
+			RETURNING state, n)
+		INSERT INTO recipient_counts (campaign_id, state, n)
+		SELECT $1, state, sum(n) FROM gone GROUP BY state HAVING sum(n) <> 0`, id)
+	return translate(err, fmt.Sprintf("compact counts of campaign %d", id))
 }
 
 func scanCampaign(row pgx.Row) (herald.Campaign, error) {
 	var c herald.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.Reason,
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &c.Audience, &c.Variables, &c.StartAt, &c.TPS, &c.State, &c.Reason, &c.RetryOf,
 		&c.CreatedAt, &c.UpdatedAt)
 	c.StartAt, c.CreatedAt, c.UpdatedAt = c.StartAt.UTC(), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
@@ -200,9 +233,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 			WHERE status = 'active'
 			  AND ($3::boolean OR attributes @> $4::jsonb)
 			  AND ($5::text[] IS NULL OR id = ANY($5::text[]))
+			  AND (NOT $6::boolean OR id IN (SELECT member_id FROM campaign_members WHERE campaign_id = $1))
 			ORDER BY id
 			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
-			campaignID, now, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs)
+			campaignID, now, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs, a.Retry != nil)
 		if err != nil {
 			return err
 		}

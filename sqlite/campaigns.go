@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, state, reason, COALESCE(retry_of, 0), created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -59,10 +59,11 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 	return out, nil
 }
 
-// counts reads recipient counts per state in one statement, so they add up
-// to a total taken at one moment. id 0 means every campaign.
+// counts reads recipient counts per state from the counters the triggers
+// keep (migration 5), in one statement, so they add up to a total taken at
+// one moment. id 0 means every campaign.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? OR ? = 0 GROUP BY campaign_id, state`
+	q := `SELECT campaign_id, state, n FROM recipient_counts WHERE (campaign_id = ? OR ? = 0) AND n <> 0`
 	rows, err := s.r.QueryContext(ctx, q, id, id)
 	if err != nil {
 		return nil, translate(err, "count recipients")
@@ -88,7 +89,7 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars string
 	var start, created, updated int64
-	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &c.Reason, &created, &updated)
+	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.State, &c.Reason, &c.RetryOf, &created, &updated)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -224,7 +225,7 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		if err := json.Unmarshal([]byte(audienceJSON), &a); err != nil {
 			return fmt.Errorf("audience: %w", err)
 		}
-		filter, args := audienceFilter(a)
+		filter, args := audienceFilter(campaignID, a)
 		res, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, created_at, updated_at)
 			SELECT ?, id, phone, 'PENDING', ?, ? FROM members WHERE status = 'active' AND `+filter+`
 			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
@@ -242,8 +243,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 
 // audienceFilter is the WHERE fragment that selects the audience; values are
 // always bound, never spliced.
-func audienceFilter(a herald.Audience) (string, []any) {
+func audienceFilter(campaignID int64, a herald.Audience) (string, []any) {
 	switch {
+	case a.Retry != nil:
+		return `id IN (SELECT member_id FROM campaign_members WHERE campaign_id = ?)`, []any{campaignID}
 	case len(a.MemberIDs) > 0:
 		ids, _ := json.Marshal(a.MemberIDs)
 		return `id IN (SELECT value FROM json_each(?))`, []any{string(ids)}
