@@ -137,7 +137,7 @@ type Campaign struct {
 	// Reason says why the dispatcher paused or failed the campaign (an
 	// account-level refusal, the error breaker, a template that cannot be
 	// used); empty otherwise.
-	Reason    string    `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// RetryOf is the campaign this one retries (Store.RetryCampaign); 0
 	// for a campaign of its own.
 	RetryOf   int64     `json:"retryOf,omitempty"`
