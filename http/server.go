@@ -11,6 +11,8 @@
 //	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
+//	GET   /v1/campaigns/{id}/failures     counts per state and result code, with their meaning
+//	POST  /v1/campaigns/{id}/retry        {"states", "codes"}: a follow-up campaign
 //
 // GET /healthz, /readyz and /metrics need no token. Every error is
 // {"error": {"code", "message", "field"}}; see Error.
@@ -149,6 +151,8 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/resume", s.transition(herald.CampaignRunning))
 	s.admin("POST /v1/campaigns/{id}/cancel", s.transition(herald.CampaignCancelled))
 	s.admin("GET /v1/campaigns/{id}/recipients", s.listRecipients)
+	s.admin("GET /v1/campaigns/{id}/failures", s.listFailures)
+	s.admin("POST /v1/campaigns/{id}/retry", s.retryCampaign)
 }
 
 // Handler returns the handler of every route, instrumented.

@@ -33,6 +33,8 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignActionCmd("resume", "Resume a paused campaign", (*heraldhttp.Client).ResumeCampaign),
 		newCampaignActionCmd("cancel", "Cancel a campaign and every recipient not yet sent to", (*heraldhttp.Client).CancelCampaign),
 		newCampaignsRecipientsCmd(),
+		newCampaignsFailuresCmd(),
+		newCampaignsRetryCmd(),
 	)
 	return cmd
 }
@@ -275,6 +277,9 @@ func printCampaign(w io.Writer, c herald.Campaign) {
 	if c.Reason != "" {
 		row(w, "reason", cell(c.Reason, 200))
 	}
+	if c.RetryOf != 0 {
+		row(w, "retry of", c.RetryOf)
+	}
 	row(w, "audience", audience(c.Audience))
 	if len(c.Variables) > 0 {
 		row(w, "variables", pairs(c.Variables))
@@ -297,6 +302,8 @@ func audience(a herald.Audience) string {
 		return "all active members"
 	case len(a.Attributes) > 0:
 		return "members with " + pairs(a.Attributes)
+	case a.Retry != nil:
+		return fmt.Sprintf("%d members of campaign %d's %v recipients", a.Retry.Members, a.Retry.Campaign, a.Retry.States)
 	}
 	return fmt.Sprintf("%d listed members", len(a.MemberIDs))
 }
