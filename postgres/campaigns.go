@@ -65,8 +65,11 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 // one moment. id 0 means every campaign. A campaign whose counter rows
 // have grown past compactAfter is compacted for the next reader.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT campaign_id, state, sum(n), count(*) FROM recipient_counts
-		WHERE campaign_id = $1 OR $1 = 0 GROUP BY campaign_id, state`, id)
+	q, args := `SELECT campaign_id, state, sum(n), count(*) FROM recipient_counts GROUP BY campaign_id, state`, []any{}
+	if id != 0 { // by the index, not a scan of every campaign's counters
+		q, args = `SELECT campaign_id, state, sum(n), count(*) FROM recipient_counts WHERE campaign_id = $1 GROUP BY campaign_id, state`, []any{id}
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "count recipients")
 	}
@@ -215,7 +218,11 @@ func (s *Store) AcquireCampaignLease(ctx context.Context, owner string, now time
 	return s.GetCampaign(ctx, id)
 }
 
-// PrepareRecipients materialises the audience with one INSERT…SELECT.
+// PrepareRecipients materialises the audience with one INSERT…SELECT. A
+// plain INSERT, not ON CONFLICT DO NOTHING (a fifth of the CPU of a
+// million rows): only the holder of the preparing lease inserts, once,
+// under the campaign's row lock, and the unique (campaign, member)
+// constraint still refuses a second row for anyone.
 func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner string, now time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -234,8 +241,7 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 			  AND ($3::boolean OR attributes @> $4::jsonb)
 			  AND ($5::text[] IS NULL OR id = ANY($5::text[]))
 			  AND (NOT $6::boolean OR id IN (SELECT member_id FROM campaign_members WHERE campaign_id = $1))
-			ORDER BY id
-			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
+			ORDER BY id`,
 			campaignID, now, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs, a.Retry != nil)
 		if err != nil {
 			return err
@@ -258,11 +264,12 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error)
 	return out, translate(err, "running campaigns")
 }
 
-// CompleteCampaign completes a running campaign with nothing left to send.
+// CompleteCampaign completes a running campaign with nothing left to send,
+// as its counters say (one snapshot, like a count of the rows).
 func (s *Store) CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET state = 'completed', updated_at = $1
-		WHERE id = $2 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipients
-			WHERE campaign_id = $2 AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT'))`, at, id)
+		WHERE id = $2 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM recipient_counts
+			WHERE campaign_id = $2 AND state IN ('PENDING', 'SENDING', 'RETRY_WAIT') GROUP BY state HAVING sum(n) <> 0)`, at, id)
 	if err != nil {
 		return false, translate(err, fmt.Sprintf("complete campaign %d", id))
 	}

@@ -63,8 +63,11 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 // keep (migration 5), in one statement, so they add up to a total taken at
 // one moment. id 0 means every campaign.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, n FROM recipient_counts WHERE (campaign_id = ? OR ? = 0) AND n <> 0`
-	rows, err := s.r.QueryContext(ctx, q, id, id)
+	q, args := `SELECT campaign_id, state, n FROM recipient_counts WHERE n <> 0`, []any{}
+	if id != 0 { // by the primary key, not a scan of every campaign's counters
+		q, args = `SELECT campaign_id, state, n FROM recipient_counts WHERE campaign_id = ? AND n <> 0`, []any{id}
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "count recipients")
 	}

@@ -64,9 +64,15 @@ CREATE TRIGGER recipient_counts_delete AFTER DELETE ON recipients
 INSERT INTO recipient_counts (campaign_id, state, n)
 SELECT campaign_id, state, count(*) FROM recipients GROUP BY campaign_id, state;
 
--- A message id is given at the first claim; a prepared row has none and
--- need not be in the unique index (one index entry less for each of a
--- million recipients prepared).
+-- Counts no longer need this index, and completion asks the counters; the
+-- claimable index serves cancel, and the failures of a campaign (FAILED,
+-- UNKNOWN) get a partial index that preparation never fills. A message id
+-- is given at the first claim; a prepared row has none and need not be in
+-- the unique index. Two index entries less for each of a million
+-- recipients prepared: with the plain INSERT of PrepareRecipients, half the
+-- backend CPU of a 1,000,000-row preparation (README).
+DROP INDEX recipients_campaign_state;
+CREATE INDEX recipients_failures ON recipients (campaign_id, state, result_code) WHERE state IN ('FAILED', 'UNKNOWN');
 ALTER TABLE recipients DROP CONSTRAINT recipients_message_id_key;
 CREATE UNIQUE INDEX recipients_message_id ON recipients (message_id) WHERE message_id IS NOT NULL;
 
@@ -83,6 +89,8 @@ CREATE TABLE campaign_members (
 DROP TABLE campaign_members;
 ALTER TABLE campaigns DROP COLUMN retry_of;
 DROP INDEX recipients_message_id;
+DROP INDEX recipients_failures;
+CREATE INDEX recipients_campaign_state ON recipients (campaign_id, state);
 ALTER TABLE recipients ADD CONSTRAINT recipients_message_id_key UNIQUE (message_id);
 DROP TRIGGER recipient_counts_delete ON recipients;
 DROP TRIGGER recipient_counts_update ON recipients;
