@@ -367,15 +367,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 			filter += ` AND JSON_CONTAINS(m.attributes, ?)`
 			args = append(args, string(attrs))
 		}
-		r, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, result_text, created_at, updated_at)
+		if n, err = insertCounted(ctx, tx, campaignID, `INSERT INTO recipients (campaign_id, member_id, phone, state, result_text, created_at, updated_at)
 			SELECT ?, m.id, m.phone, 'PENDING', '', ?, ? FROM `+from+`
 			WHERE `+filter+`
-			ORDER BY m.id
-			ON DUPLICATE KEY UPDATE recipients.id = recipients.id`, args...)
-		if err != nil {
-			return err
-		}
-		if n, err = r.RowsAffected(); err != nil {
+			ORDER BY m.id`, args...); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'running', prepared_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
@@ -383,6 +378,39 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		return err
 	})
 	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
+}
+
+// insertCounted runs the INSERT…SELECT of campaign's PENDING recipients (a
+// plain INSERT, so that RowsAffected is what was inserted: only the holder
+// of the preparing lease inserts, once, under the campaign's row lock, and
+// the unique (campaign, member) key refuses a second row for anyone)
+// with the counter trigger skipping its rows (@herald_counted_campaign,
+// migration 5) and adds their number to the counters itself, in the
+// transaction: one upsert instead of one per row. The variable is cleared
+// before the transaction ends; should the clearing fail with the
+// transaction, the connection's trigger skips only inserts into this
+// campaign, which only a later preparation of it makes, and that sets the
+// variable again and counts itself.
+func insertCounted(ctx context.Context, tx *sql.Tx, campaignID int64, insert string, args ...any) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `SET @herald_counted_campaign = ?`, campaignID); err != nil {
+		return 0, err
+	}
+	r, err := tx.ExecContext(ctx, insert, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `SET @herald_counted_campaign = NULL`); err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		_, err = tx.ExecContext(ctx, `INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (?, 'PENDING', CONNECTION_ID(), ?)
+			ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, campaignID, n)
+	}
+	return n, err
 }
 
 // RunningCampaigns lists running campaigns without counting recipients.

@@ -18,9 +18,20 @@ CREATE TABLE recipient_counts (
 INSERT INTO recipient_counts (campaign_id, state, shard, n)
 SELECT campaign_id, state, 0, count(*) FROM recipients GROUP BY campaign_id, state;
 
+-- A row trigger doubles the time of a 1,000,000-row INSERT…SELECT on
+-- MariaDB, so PrepareRecipients, the one statement that inserts a whole
+-- audience, counts its rows itself in its transaction and names its
+-- campaign in @herald_counted_campaign for the trigger to skip (the
+-- variable is the connection's; see mysql/campaigns.go).
+-- +goose StatementBegin
 CREATE TRIGGER recipient_counts_insert AFTER INSERT ON recipients FOR EACH ROW
-    INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (NEW.campaign_id, NEW.state, CONNECTION_ID(), 1)
-    ON DUPLICATE KEY UPDATE n = n + 1;
+BEGIN
+    IF NOT (@herald_counted_campaign <=> NEW.campaign_id) THEN
+        INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (NEW.campaign_id, NEW.state, CONNECTION_ID(), 1)
+        ON DUPLICATE KEY UPDATE n = n + 1;
+    END IF;
+END;
+-- +goose StatementEnd
 
 -- +goose StatementBegin
 CREATE TRIGGER recipient_counts_update AFTER UPDATE ON recipients FOR EACH ROW
