@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -71,12 +70,14 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 // campaign whose counter rows have grown past compactAfter is compacted
 // for the next reader.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, SUM(n), COUNT(*) FROM recipient_counts GROUP BY campaign_id, state`
-	args := []any{}
+	where, args := ``, []any{}
 	if id != 0 {
-		q = `SELECT campaign_id, state, SUM(n), COUNT(*) FROM recipient_counts WHERE campaign_id = ? GROUP BY campaign_id, state`
-		args = append(args, id)
+		where, args = ` WHERE campaign_id = ?`, []any{id, id}
 	}
+	q := `SELECT campaign_id, state, SUM(n), COUNT(*) FROM (
+		SELECT campaign_id, state, n FROM recipient_counts` + where + `
+		UNION ALL SELECT campaign_id, state, n FROM recipient_count_totals` + where + `) x
+		GROUP BY campaign_id, state`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "count recipients")
@@ -114,22 +115,25 @@ func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.Reci
 // to the campaign) a campaign may have before a reader folds them.
 const compactAfter = 64
 
-// compactCounts folds a campaign's counter shards into shard 0, which no
-// connection writes (connection ids start at 1). It locks the shards it
-// reads, skipping those a transaction is writing (SKIP LOCKED: it never
-// waits for one, so it cannot deadlock with one), and deletes exactly the
-// rows it summed; the rest wait for the next compaction. Shard 0 is
-// written by compactions only, state by state in order.
+// compactCounts folds a campaign's counter shards into its totals. It
+// locks the shards it reads, skipping those a transaction is writing (SKIP
+// LOCKED: it never waits for one, so it cannot deadlock with one), and
+// deletes exactly the rows it summed, each by its key; the rest wait for
+// the next compaction. Only compactions write the totals (state by state
+// in order), so no writer waits for one there.
 func (s *Store) compactCounts(ctx context.Context, id int64) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT state, shard, n FROM recipient_counts WHERE campaign_id = ? AND shard <> 0
+		rows, err := tx.QueryContext(ctx, `SELECT state, shard, n FROM recipient_counts WHERE campaign_id = ?
 				ORDER BY state, shard FOR UPDATE SKIP LOCKED`, id)
 		if err != nil {
 			return err
 		}
 		sums := map[string]int64{}
-		var del []any
-		var keys []string
+		type key struct {
+			state string
+			shard uint64
+		}
+		var keys []key
 		for rows.Next() {
 			var state string
 			var shard uint64
@@ -139,8 +143,7 @@ func (s *Store) compactCounts(ctx context.Context, id int64) error {
 				return err
 			}
 			sums[state] += n
-			del = append(del, state, shard)
-			keys = append(keys, "(?, ?)")
+			keys = append(keys, key{state, shard})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil || len(keys) == 0 {
@@ -148,14 +151,21 @@ func (s *Store) compactCounts(ctx context.Context, id int64) error {
 		}
 		for _, state := range slices.Sorted(maps.Keys(sums)) {
 			n := sums[state]
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (?, ?, 0, ?)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_count_totals (campaign_id, state, n) VALUES (?, ?, ?)
 					ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, id, state, n); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM recipient_counts WHERE campaign_id = ? AND (state, shard) IN (`+
-			strings.Join(keys, ", ")+`)`, append([]any{id}, del...)...)
-		return err
+		// One delete per key: a scan over the campaign (what the
+		// optimizer makes of a long OR) would wait for the shards it
+		// skipped.
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recipient_counts WHERE campaign_id = ? AND state = ? AND shard = ?`,
+				id, k.state, k.shard); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return translate(err, fmt.Sprintf("compact counts of campaign %d", id))
 }

@@ -5,8 +5,10 @@
 -- connection adds to rows of its own (shard = CONNECTION_ID()): a
 -- connection runs one transaction at a time, so two transactions never
 -- lock the same counter row, and there is no hot row to wait for or to
--- deadlock on. The count is the sum over shards; readers fold a
--- campaign's shards into shard 0 when they have grown (compactCounts).
+-- deadlock on. The count is the sum over shards plus the campaign's row in
+-- recipient_count_totals, into which readers fold the shards no
+-- transaction holds when they have grown (compactCounts). Only readers
+-- write the totals, so a writer never waits for one there.
 CREATE TABLE recipient_counts (
     campaign_id BIGINT NOT NULL,
     state       VARCHAR(16) NOT NULL,
@@ -14,9 +16,15 @@ CREATE TABLE recipient_counts (
     n           BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, state, shard)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE recipient_count_totals (
+    campaign_id BIGINT NOT NULL,
+    state       VARCHAR(16) NOT NULL,
+    n           BIGINT NOT NULL,
+    PRIMARY KEY (campaign_id, state)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-INSERT INTO recipient_counts (campaign_id, state, shard, n)
-SELECT campaign_id, state, 0, count(*) FROM recipients GROUP BY campaign_id, state;
+INSERT INTO recipient_count_totals (campaign_id, state, n)
+SELECT campaign_id, state, count(*) FROM recipients GROUP BY campaign_id, state;
 
 -- A row trigger doubles the time of a 1,000,000-row INSERT…SELECT on
 -- MariaDB, so PrepareRecipients, the one statement that inserts a whole
@@ -67,4 +75,5 @@ ALTER TABLE campaigns DROP COLUMN retry_of;
 DROP TRIGGER recipient_counts_delete;
 DROP TRIGGER recipient_counts_update;
 DROP TRIGGER recipient_counts_insert;
+DROP TABLE recipient_count_totals;
 DROP TABLE recipient_counts;
