@@ -11,6 +11,15 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
+// countsAndRetryTests are the conformance tests of the counters and of
+// retries (migration 5), run by Run.
+var countsAndRetryTests = map[string]func(*testing.T, herald.Store){
+	"CountsAfterChaos":         testCountsAfterChaos,
+	"RetryCampaign":            testRetryCampaign,
+	"RetryRefusedWhileRunning": testRetryRefusedWhileRunning,
+	"CampaignFailures":         testCampaignFailures,
+}
+
 // tally counts a campaign's rows per state the slow way: every row read.
 func tally(t *testing.T, s herald.Store, c herald.Campaign) map[herald.RecipientState]int {
 	t.Helper()
