@@ -55,6 +55,8 @@ func TestRetryTheFailed(t *testing.T) {
 	}
 	end := waitReported(t, client, follow.ID)
 	after := readMockStats(t, mockAddr)
+	t.Logf("source %v; failures %+v; follow-up %d of %d members: %v; mock accepted %d then %d, numbers twice %d",
+		done.Counts, fs, follow.ID, follow.Audience.Retry.Members, end.Counts, before.Accepted, after.Accepted, after.DuplicateRecipients)
 	// The mock fails the same numbers again (its mix is by number), so
 	// every one of them was accepted exactly twice: once per campaign.
 	if got := after.Accepted - before.Accepted; got != int64(failed) {
