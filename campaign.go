@@ -51,11 +51,48 @@ func (s CampaignState) CanMoveTo(next CampaignState) bool {
 	return false
 }
 
-// Audience selects the members a campaign goes to: exactly one of the three.
+// Audience selects the members a campaign goes to: exactly one of the three
+// an operator may give, or Retry for the follow-up of a retry.
 type Audience struct {
 	All        bool              `json:"all,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	MemberIDs  []string          `json:"memberIds,omitempty"`
+	// Retry is the audience of a follow-up campaign made by
+	// Store.RetryCampaign: a fixed set of members stored with the campaign.
+	Retry *RetryAudience `json:"retry,omitempty"`
+}
+
+// RetryAudience says which recipients of a source campaign a follow-up
+// campaign retries. Their members are fixed when the follow-up is created
+// (stored apart from the audience, which only describes them).
+type RetryAudience struct {
+	// Campaign is the source campaign.
+	Campaign int64 `json:"campaignId"`
+	// States are the states of the source rows taken (FAILED, UNKNOWN).
+	States []RecipientState `json:"states"`
+	// Codes are the result codes taken; empty takes every code.
+	Codes []string `json:"codes,omitempty"`
+	// Members is how many members the follow-up was made with.
+	Members int `json:"members"`
+}
+
+// Validate checks a retry selection: FAILED and UNKNOWN rows only, since
+// every other state was sent, is being sent, or will be.
+func (r RetryAudience) Validate() error {
+	if len(r.States) == 0 {
+		return Invalid("states", "name at least one of %s, %s", RecipientFailed, RecipientUnknown)
+	}
+	for _, s := range r.States {
+		if s != RecipientFailed && s != RecipientUnknown {
+			return Invalid("states", "only %s and %s recipients can be retried, not %q", RecipientFailed, RecipientUnknown, s)
+		}
+	}
+	for _, c := range r.Codes {
+		if strings.TrimSpace(c) == "" {
+			return Invalid("codes", "codes must not be empty")
+		}
+	}
+	return nil
 }
 
 // MaxAudienceIDs bounds an explicit member list in one campaign request.
@@ -73,8 +110,8 @@ func (a Audience) Validate() error {
 	if len(a.MemberIDs) > 0 {
 		n++
 	}
-	if n != 1 {
-		return Invalid("audience", `set exactly one of "all": true, "attributes" or "memberIds"`)
+	if n != 1 || a.Retry != nil {
+		return Invalid("audience", `set exactly one of "all": true, "attributes" or "memberIds" (a retry's audience is made by POST /v1/campaigns/{id}/retry)`)
 	}
 	if len(a.MemberIDs) > MaxAudienceIDs {
 		return Invalid("audience.memberIds", "at most %d ids", MaxAudienceIDs)
@@ -110,7 +147,10 @@ type Campaign struct {
 	// Reason says why the dispatcher paused or failed the campaign (an
 	// account-level refusal, the error breaker, a template that cannot be
 	// used); empty otherwise.
-	Reason    string    `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// RetryOf is the campaign this one retries (Store.RetryCampaign); 0
+	// for a campaign of its own.
+	RetryOf   int64     `json:"retryOf,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Counts holds the number of recipients per state; its values add up to Total.
@@ -219,6 +259,17 @@ func CheckPatch(state CampaignState, prepared bool, p CampaignPatch) error {
 	}
 	if p.StartAt != nil && (prepared || state == CampaignPreparing) {
 		return Conflict("campaign has started; startAt can no longer change")
+	}
+	return nil
+}
+
+// CheckRetrySource says whether a campaign in state may be retried: only
+// once it is over. Before, its rows still move (a paused campaign resumes,
+// an in-doubt send settles), and a follow-up made from them could send to
+// someone the source is about to send to.
+func CheckRetrySource(state CampaignState) error {
+	if !state.Terminal() {
+		return Conflict("campaign is %s: retry it once it is completed, cancelled or failed", state)
 	}
 	return nil
 }

@@ -50,8 +50,9 @@ type Store interface {
 	// (a token fingerprint); ErrConflict when the campaign is not a draft.
 	ApproveCampaign(ctx context.Context, id int64, approvedBy string, at time.Time) (Campaign, error)
 	// AudienceMembers pages, by id, through every member the audience
-	// selects, whatever their status (a review counts the withdrawn).
-	AudienceMembers(ctx context.Context, a Audience, afterID string, limit int) ([]Member, error)
+	// selects, whatever their status (a review counts the withdrawn); a
+	// retry audience is the fixed member set of campaign campaignID.
+	AudienceMembers(ctx context.Context, campaignID int64, a Audience, afterID string, limit int) ([]Member, error)
 	// FallbackHistory counts the recipients of campaigns whose template has
 	// this sender key that the provider took (a msgKey) and that got a final
 	// result, and of them those that KakaoTalk did not reach (63019, 63020,
@@ -176,6 +177,20 @@ type Store interface {
 	// recipients is PENDING, SENDING or RETRY_WAIT; it reports whether it
 	// did. A messages campaign never completes: more messages may come.
 	CompleteCampaign(ctx context.Context, id int64, at time.Time) (bool, error)
+	// RetryCampaign creates, in one transaction, the follow-up campaign c
+	// of a retry (c.Audience.Retry names the source, the states and codes;
+	// c.RetryOf is set from it): its audience is fixed at once to the
+	// members of the source's recipients in those states with those codes,
+	// less every member who may have received the message (see
+	// docs/ARCHITECTURE.md, "Retry the failed") and every member an earlier
+	// follow-up of the same source took. ErrConflict when the source is
+	// not over (completed, cancelled or failed) or nobody is left to retry;
+	// ErrNotFound when there is no such source. Audience.Retry.Members
+	// says how many members the follow-up got.
+	RetryCampaign(ctx context.Context, c Campaign) (Campaign, error)
+	// CampaignFailures counts a campaign's FAILED and UNKNOWN recipients
+	// per state and result code (one GROUP BY over those rows only).
+	CampaignFailures(ctx context.Context, campaignID int64) ([]FailureCount, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
 
@@ -195,6 +210,14 @@ type Store interface {
 type FallbackHistory struct {
 	Reported int `json:"reported"`
 	NotKakao int `json:"notKakao"`
+}
+
+// FailureCount is how many recipients of a campaign ended in State with
+// result Code.
+type FailureCount struct {
+	State RecipientState `json:"state"`
+	Code  string         `json:"code"`
+	Count int            `json:"count"`
 }
 
 // ReportResult counts what ApplyReports did.

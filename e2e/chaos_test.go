@@ -472,6 +472,7 @@ func (r *chaosRun) report(c herald.Campaign, settled bool) {
 		}
 	}
 	t.Logf("  herald holds %d recipients as taken by the provider (a msgKey)", cen.taken)
+	r.checkCounters()
 	t.Logf("  duplicates at the mock: %d recipients %v, %d refs %v", st.DuplicateRecipients, st.DuplicateRecipientExamples, st.DuplicateRefs, st.DuplicateRefExamples)
 	t.Logf("  mock: %d requests, accepted %d (unique refs %d), replayed (A301) %d, refused: rate limit %d in %d requests, other %d, bad requests %d; highest 1-s window %d of %d",
 		st.Requests, st.Accepted, st.UniqueRefs, st.Replayed, st.RefusedRateLimit, st.RateLimitedRequests, st.RefusedOther, st.BadRequests, st.MaxWindow, r.cfg.tps)

@@ -167,6 +167,21 @@ func (c *Client) ListRecipients(ctx context.Context, campaignID, afterID int64, 
 	return page.Recipients, page.Next, err
 }
 
+// CampaignFailures returns a campaign's FAILED and UNKNOWN recipients
+// counted per state and result code, with what each code means.
+func (c *Client) CampaignFailures(ctx context.Context, id int64) ([]Failure, error) {
+	var out failureList
+	return out.Failures, c.get(ctx, campaignPath(id, "/failures"), &out)
+}
+
+// RetryCampaign creates the follow-up campaign of a retry of campaign id:
+// its recipients in states (default FAILED) with codes (default: the
+// retryable ones).
+func (c *Client) RetryCampaign(ctx context.Context, id int64, states []herald.RecipientState, codes []string) (herald.Campaign, error) {
+	var out herald.Campaign
+	return out, c.send(ctx, http.MethodPost, campaignPath(id, "/retry"), retryRequest{States: states, Codes: codes}, &out)
+}
+
 func campaignPath(id int64, suffix string) string {
 	return "/v1/campaigns/" + strconv.FormatInt(id, 10) + suffix
 }

@@ -15,6 +15,8 @@
 //	POST  /v1/campaigns/{id}/review|approve|clone   (a draft: {"draft": true} at creation)
 //	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //	POST  /v1/messages                    one-off message, Idempotency-Key header; GET /v1/messages/{id}
+//	GET   /v1/campaigns/{id}/failures     counts per state and result code, with their meaning
+//	POST  /v1/campaigns/{id}/retry        {"states", "codes"}: a follow-up campaign
 //
 //	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
 //
@@ -207,6 +209,8 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/clone", s.cloneCampaign)
 	s.admin("POST /v1/messages", s.createMessage)
 	s.admin("GET /v1/messages/{id}", s.getMessage)
+	s.admin("GET /v1/campaigns/{id}/failures", s.listFailures)
+	s.admin("POST /v1/campaigns/{id}/retry", s.retryCampaign)
 }
 
 // Handler returns the handler of every route, instrumented.

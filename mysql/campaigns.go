@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, COALESCE(retry_of, 0), created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -64,42 +66,117 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 	return out, nil
 }
 
-// counts reads recipient counts per state in one statement (one
-// consistent snapshot), so they add up to a total taken at one moment. id
-// 0 means every campaign.
+// counts reads recipient counts per state from the counters the triggers
+// keep (migration 5), in one statement (one consistent snapshot), so they
+// add up to a total taken at one moment. id 0 means every campaign. A
+// campaign whose counter rows have grown past compactAfter is compacted
+// for the next reader.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, count(*) FROM recipients GROUP BY campaign_id, state`
-	args := []any{}
+	where, args := ``, []any{}
 	if id != 0 {
-		q = `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? GROUP BY campaign_id, state`
-		args = append(args, id)
+		where, args = ` WHERE campaign_id = ?`, []any{id, id}
 	}
+	q := `SELECT campaign_id, state, SUM(n), COUNT(*) FROM (
+		SELECT campaign_id, state, n FROM recipient_counts` + where + `
+		UNION ALL SELECT campaign_id, state, n FROM recipient_count_totals` + where + `) x
+		GROUP BY campaign_id, state`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "count recipients")
 	}
 	defer rows.Close()
 	out := map[int64]map[herald.RecipientState]int{}
+	grown := map[int64]int{}
 	for rows.Next() {
 		var cid int64
 		var state herald.RecipientState
-		var n int
-		if err := rows.Scan(&cid, &state, &n); err != nil {
+		var n, parts int
+		if err := rows.Scan(&cid, &state, &n, &parts); err != nil {
 			return nil, translate(err, "count recipients")
 		}
 		if out[cid] == nil {
 			out[cid] = map[herald.RecipientState]int{}
 		}
 		out[cid][state] = n
+		grown[cid] += parts
 	}
-	return out, translate(rows.Err(), "count recipients")
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "count recipients")
+	}
+	for cid, parts := range grown {
+		if parts > compactAfter {
+			if err := s.compactCounts(ctx, cid); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// compactAfter is how many counter rows (states × connections that wrote
+// to the campaign) a campaign may have before a reader folds them.
+const compactAfter = 64
+
+// compactCounts folds a campaign's counter shards into its totals. It
+// locks the shards it reads, skipping those a transaction is writing (SKIP
+// LOCKED: it never waits for one, so it cannot deadlock with one), and
+// deletes exactly the rows it summed, each by its key; the rest wait for
+// the next compaction. Only compactions write the totals (state by state
+// in order), so no writer waits for one there.
+func (s *Store) compactCounts(ctx context.Context, id int64) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT state, shard, n FROM recipient_counts WHERE campaign_id = ?
+				ORDER BY state, shard FOR UPDATE SKIP LOCKED`, id)
+		if err != nil {
+			return err
+		}
+		sums := map[string]int64{}
+		type key struct {
+			state string
+			shard uint64
+		}
+		var keys []key
+		for rows.Next() {
+			var state string
+			var shard uint64
+			var n int64
+			if err := rows.Scan(&state, &shard, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			sums[state] += n
+			keys = append(keys, key{state, shard})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(keys) == 0 {
+			return err
+		}
+		for _, state := range slices.Sorted(maps.Keys(sums)) {
+			n := sums[state]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_count_totals (campaign_id, state, n) VALUES (?, ?, ?)
+					ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, id, state, n); err != nil {
+				return err
+			}
+		}
+		// One delete per key: a scan over the campaign (what the
+		// optimizer makes of a long OR) would wait for the shards it
+		// skipped.
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recipient_counts WHERE campaign_id = ? AND state = ? AND shard = ?`,
+				id, k.state, k.shard); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return translate(err, fmt.Sprintf("compact counts of campaign %d", id))
 }
 
 func scanCampaign(row scanner) (herald.Campaign, error) {
 	var c herald.Campaign
 	var audience, vars []byte
 	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &c.StartAt, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
-		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.RetryOf, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -305,8 +382,11 @@ func audienceFrom(a herald.Audience) (from, filter string, args []any) {
 }
 
 // AudienceMembers pages through the members an audience selects, any status.
-func (s *Store) AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
+func (s *Store) AudienceMembers(ctx context.Context, campaignID int64, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
 	from, filter, args := audienceFrom(a)
+	if a.Retry != nil { // a fixed member set, stored with the campaign
+		from, filter, args = `campaign_members l JOIN members m ON m.id = l.member_id AND l.campaign_id = ?`, `1 = 1`, []any{campaignID}
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.phone, m.name, m.attributes, m.status, m.updated_at FROM `+from+`
 		WHERE `+filter+` AND m.id > ? ORDER BY m.id LIMIT ?`, append(args, afterID, limit)...)
 	if err != nil {
@@ -354,6 +434,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		}
 		from, filter := `members m`, `m.status = 'active'`
 		args := []any{campaignID, now.UTC(), now.UTC()}
+		if a.Retry != nil {
+			from = `campaign_members l JOIN members m ON m.id = l.member_id AND l.campaign_id = ?`
+			args = append(args, campaignID)
+		}
 		if a.MemberIDs != nil {
 			ids, _ := json.Marshal(a.MemberIDs)
 			from = `(SELECT DISTINCT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS (id VARCHAR(128) PATH '$')) j) l
@@ -365,15 +449,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 			filter += ` AND JSON_CONTAINS(m.attributes, ?)`
 			args = append(args, string(attrs))
 		}
-		r, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, result_text, created_at, updated_at)
+		if n, err = insertCounted(ctx, tx, campaignID, `INSERT INTO recipients (campaign_id, member_id, phone, state, result_text, created_at, updated_at)
 			SELECT ?, m.id, m.phone, 'PENDING', '', ?, ? FROM `+from+`
 			WHERE `+filter+`
-			ORDER BY m.id
-			ON DUPLICATE KEY UPDATE recipients.id = recipients.id`, args...)
-		if err != nil {
-			return err
-		}
-		if n, err = r.RowsAffected(); err != nil {
+			ORDER BY m.id`, args...); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET state = 'running', prepared_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
@@ -381,6 +460,39 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		return err
 	})
 	return int(n), translate(err, fmt.Sprintf("prepare campaign %d", campaignID))
+}
+
+// insertCounted runs the INSERT…SELECT of campaign's PENDING recipients (a
+// plain INSERT, so that RowsAffected is what was inserted: only the holder
+// of the preparing lease inserts, once, under the campaign's row lock, and
+// the unique (campaign, member) key refuses a second row for anyone)
+// with the counter trigger skipping its rows (@herald_counted_campaign,
+// migration 5) and adds their number to the counters itself, in the
+// transaction: one upsert instead of one per row. The variable is cleared
+// before the transaction ends; should the clearing fail with the
+// transaction, the connection's trigger skips only inserts into this
+// campaign, which only a later preparation of it makes, and that sets the
+// variable again and counts itself.
+func insertCounted(ctx context.Context, tx *sql.Tx, campaignID int64, insert string, args ...any) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `SET @herald_counted_campaign = ?`, campaignID); err != nil {
+		return 0, err
+	}
+	r, err := tx.ExecContext(ctx, insert, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `SET @herald_counted_campaign = NULL`); err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		_, err = tx.ExecContext(ctx, `INSERT INTO recipient_counts (campaign_id, state, shard, n) VALUES (?, 'PENDING', CONNECTION_ID(), ?)
+			ON DUPLICATE KEY UPDATE n = n + VALUES(n)`, campaignID, n)
+	}
+	return n, err
 }
 
 // RunningCampaigns lists running campaigns without counting recipients.

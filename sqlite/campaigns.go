@@ -11,7 +11,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, created_at, updated_at`
+const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, COALESCE(retry_of, 0), created_at, updated_at`
 
 // CreateCampaign stores a validated campaign.
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
@@ -60,11 +60,15 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
 	return out, nil
 }
 
-// counts reads recipient counts per state in one statement, so they add up
-// to a total taken at one moment. id 0 means every campaign.
+// counts reads recipient counts per state from the counters the triggers
+// keep (migration 5), in one statement, so they add up to a total taken at
+// one moment. id 0 means every campaign.
 func (s *Store) counts(ctx context.Context, id int64) (map[int64]map[herald.RecipientState]int, error) {
-	q := `SELECT campaign_id, state, count(*) FROM recipients WHERE campaign_id = ? OR ? = 0 GROUP BY campaign_id, state`
-	rows, err := s.r.QueryContext(ctx, q, id, id)
+	q, args := `SELECT campaign_id, state, n FROM recipient_counts WHERE n <> 0`, []any{}
+	if id != 0 { // by the primary key, not a scan of every campaign's counters
+		q, args = `SELECT campaign_id, state, n FROM recipient_counts WHERE campaign_id = ? AND n <> 0`, []any{id}
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "count recipients")
 	}
@@ -90,7 +94,7 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 	var audience, vars string
 	var start, created, updated int64
 	err := row.Scan(&c.ID, &c.Name, &c.TemplateCode, &audience, &vars, &start, &c.TPS, &c.SendWindow, &c.State, &c.Reason,
-		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &created, &updated)
+		&c.CreatedBy, &c.ApprovedBy, &c.Kind, &c.RetryOf, &created, &updated)
 	if err != nil {
 		return herald.Campaign{}, err
 	}
@@ -216,8 +220,8 @@ func (s *Store) ApproveCampaign(ctx context.Context, id int64, approvedBy string
 }
 
 // AudienceMembers pages through the members an audience selects, any status.
-func (s *Store) AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
-	filter, args := audienceFilter(a)
+func (s *Store) AudienceMembers(ctx context.Context, campaignID int64, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
+	filter, args := audienceFilter(campaignID, a)
 	rows, err := s.r.QueryContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members
 		WHERE id > ? AND `+filter+` ORDER BY id LIMIT ?`, append(append([]any{afterID}, args...), limit)...)
 	if err != nil {
@@ -285,7 +289,7 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 		if err := json.Unmarshal([]byte(audienceJSON), &a); err != nil {
 			return fmt.Errorf("audience: %w", err)
 		}
-		filter, args := audienceFilter(a)
+		filter, args := audienceFilter(campaignID, a)
 		res, err := tx.ExecContext(ctx, `INSERT INTO recipients (campaign_id, member_id, phone, state, created_at, updated_at)
 			SELECT ?, id, phone, 'PENDING', ?, ? FROM members WHERE status = 'active' AND `+filter+`
 			ON CONFLICT (campaign_id, member_id) DO NOTHING`,
@@ -303,8 +307,10 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 
 // audienceFilter is the WHERE fragment that selects the audience; values are
 // always bound, never spliced.
-func audienceFilter(a herald.Audience) (string, []any) {
+func audienceFilter(campaignID int64, a herald.Audience) (string, []any) {
 	switch {
+	case a.Retry != nil:
+		return `id IN (SELECT member_id FROM campaign_members WHERE campaign_id = ?)`, []any{campaignID}
 	case len(a.MemberIDs) > 0:
 		ids, _ := json.Marshal(a.MemberIDs)
 		return `id IN (SELECT value FROM json_each(?))`, []any{string(ids)}

@@ -54,7 +54,7 @@ func testAudienceMembers(t *testing.T, s herald.Store) {
 		var ids []string
 		after := ""
 		for {
-			ms := must(s.AudienceMembers(ctx(t), a, after, limit))(t)
+			ms := must(s.AudienceMembers(ctx(t), 0, a, after, limit))(t)
 			for _, m := range ms {
 				ids = append(ids, m.ID)
 			}
@@ -75,7 +75,7 @@ func testAudienceMembers(t *testing.T, s herald.Store) {
 	if len(ids) != 2 || ids[0] != "m00001" || ids[1] != "m00005" {
 		t.Fatalf("ids = %v", ids)
 	}
-	ms := must(s.AudienceMembers(ctx(t), herald.Audience{MemberIDs: []string{"m00002"}}, "", 10))(t)
+	ms := must(s.AudienceMembers(ctx(t), 0, herald.Audience{MemberIDs: []string{"m00002"}}, "", 10))(t)
 	if len(ms) != 1 || ms[0].Status != herald.MemberWithdrawn || ms[0].Attributes["grade"] != "gold" {
 		t.Fatalf("withdrawn member = %+v", ms)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"MessagesCampaign":        testMessagesCampaign,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
+	maps.Copy(tests, countsAndRetryTests) // counts.go, retry.go
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -36,6 +36,8 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignsReviewCmd(),
 		newCampaignActionCmd("approve", "Approve a draft: it is scheduled for its start time", (*heraldhttp.Client).ApproveCampaign),
 		newCampaignActionCmd("clone", "Copy a campaign (template, audience, settings) as a new draft", (*heraldhttp.Client).CloneCampaign),
+		newCampaignsFailuresCmd(),
+		newCampaignsRetryCmd(),
 	)
 	return cmd
 }
@@ -285,6 +287,9 @@ func printCampaign(w io.Writer, c herald.Campaign) {
 	if c.Reason != "" {
 		row(w, "reason", cell(c.Reason, 200))
 	}
+	if c.RetryOf != 0 {
+		row(w, "retry of", c.RetryOf)
+	}
 	row(w, "audience", audience(c.Audience))
 	if len(c.Variables) > 0 {
 		row(w, "variables", pairs(c.Variables))
@@ -316,6 +321,8 @@ func audience(a herald.Audience) string {
 		return "all active members"
 	case len(a.Attributes) > 0:
 		return "members with " + pairs(a.Attributes)
+	case a.Retry != nil:
+		return fmt.Sprintf("%d members of campaign %d's %v recipients", a.Retry.Members, a.Retry.Campaign, a.Retry.States)
 	}
 	return fmt.Sprintf("%d listed members", len(a.MemberIDs))
 }

@@ -122,7 +122,7 @@ type Forecast struct {
 // Store is what a review reads.
 type Store interface {
 	GetTemplate(ctx context.Context, code string) (herald.Template, error)
-	AudienceMembers(ctx context.Context, a herald.Audience, afterID string, limit int) ([]herald.Member, error)
+	AudienceMembers(ctx context.Context, campaignID int64, a herald.Audience, afterID string, limit int) ([]herald.Member, error)
 	FallbackHistory(ctx context.Context, senderKey string) (herald.FallbackHistory, error)
 }
 
@@ -153,7 +153,7 @@ func Campaign(ctx context.Context, s Store, c herald.Campaign, set Settings, now
 	seen := map[string]bool{}
 	after := ""
 	for {
-		members, err := s.AudienceMembers(ctx, c.Audience, after, page)
+		members, err := s.AudienceMembers(ctx, c.ID, c.Audience, after, page)
 		if err != nil {
 			return r, err
 		}

@@ -1,0 +1,109 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// retryMembers fixes the audience of a follow-up (first ?) from the rows
+// of its source (second ?) in the given states and codes, less those who
+// may have the message: see postgres/retry.go, which this mirrors.
+// The two %s are the placeholders of the states and the code filter.
+const retryMembers = `INSERT IGNORE INTO campaign_members (campaign_id, member_id)
+	SELECT ?, r.member_id FROM recipients r
+	WHERE r.campaign_id = ? AND r.state IN (%s) AND %s
+	  AND (NOT EXISTS (SELECT 1 FROM requests q WHERE q.` + "`key`" + ` = r.batch_key
+	          AND (q.body LIKE '%%"FallbackKind":"SMS"%%' OR q.body LIKE '%%"FallbackKind":"LMS"%%'))
+	       OR EXISTS (SELECT 1 FROM reports p WHERE p.recipient_id = r.id AND p.service_type IN ('SMS', 'LMS', 'MMS')))
+	  AND NOT EXISTS (SELECT 1 FROM campaigns f JOIN campaign_members m ON m.campaign_id = f.id
+	          WHERE f.retry_of = r.campaign_id AND m.member_id = r.member_id)`
+
+// RetryCampaign creates a retry's follow-up campaign with its members, in
+// one transaction under the source's row lock, so that two retries of one
+// source run one after the other and the second sees what the first took.
+func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
+	ra := c.Audience.Retry
+	if ra == nil {
+		return herald.Campaign{}, herald.Invalid("audience", "a retry needs audience.retry")
+	}
+	if err := ra.Validate(); err != nil {
+		return herald.Campaign{}, err
+	}
+	c.RetryOf = ra.Campaign
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		state, _, err := lockCampaign(ctx, tx, ra.Campaign)
+		if err != nil {
+			return err
+		}
+		if err := herald.CheckRetrySource(state); err != nil {
+			return err
+		}
+		vars, _ := json.Marshal(nonNil(c.Variables))
+		res, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, reason, retry_of, created_at, updated_at)
+			VALUES (?, ?, '{}', ?, ?, ?, ?, '', ?, ?, ?)`,
+			c.Name, c.TemplateCode, string(vars), c.StartAt.UTC(), c.TPS, string(c.State), c.RetryOf, c.CreatedAt.UTC(), c.CreatedAt.UTC())
+		if err != nil {
+			return err
+		}
+		if c.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		args := []any{c.ID, ra.Campaign}
+		for _, st := range ra.States {
+			args = append(args, string(st))
+		}
+		codes := `1 = 1`
+		if len(ra.Codes) > 0 {
+			codes = `r.result_code IN (` + placeholders(len(ra.Codes)) + `)`
+			for _, code := range ra.Codes {
+				args = append(args, code)
+			}
+		}
+		res, err = tx.ExecContext(ctx, fmt.Sprintf(retryMembers, placeholders(len(ra.States)), codes), args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return herald.Conflict("campaign %d has no recipient left to retry in %v with codes %v", ra.Campaign, ra.States, ra.Codes)
+		}
+		ra.Members = int(n)
+		audience, err := json.Marshal(c.Audience)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE campaigns SET audience = ? WHERE id = ?`, string(audience), c.ID)
+		return err
+	})
+	if err != nil {
+		return herald.Campaign{}, translate(err, fmt.Sprintf("retry campaign %d", ra.Campaign))
+	}
+	return s.GetCampaign(ctx, c.ID)
+}
+
+// CampaignFailures counts FAILED and UNKNOWN rows per state and code.
+func (s *Store) CampaignFailures(ctx context.Context, campaignID int64) ([]herald.FailureCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, result_code, COUNT(*) FROM recipients
+		WHERE campaign_id = ? AND state IN ('FAILED', 'UNKNOWN')
+		GROUP BY state, result_code ORDER BY COUNT(*) DESC, state, result_code`, campaignID)
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
+	}
+	defer rows.Close()
+	out := []herald.FailureCount{}
+	for rows.Next() {
+		var f herald.FailureCount
+		if err := rows.Scan(&f.State, &f.Code, &f.Count); err != nil {
+			return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
+		}
+		out = append(out, f)
+	}
+	return out, translate(rows.Err(), fmt.Sprintf("failures of campaign %d", campaignID))
+}
