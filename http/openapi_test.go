@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,5 +221,98 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 	}
 	if r := e.do("GET", "/openapi.json", "", nil, "Authorization", ""); !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || r.status != http.StatusOK {
 		t.Errorf("GET /openapi.json: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+}
+
+// The schemas say what the answers really hold: every key an answer has
+// is a documented property, and every required property is there, down
+// through $ref, items and map values.
+func TestOpenAPISchemasMatchAnswers(t *testing.T) {
+	t.Parallel()
+	e := reviewEnv(t)
+	doc, _ := e.openAPI()
+	schemas := map[string]map[string]any{}
+	for name, raw := range doc.Components.Schemas {
+		var s map[string]any
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		schemas[name] = s
+	}
+	check := func(what, schema string, body []byte) {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		checkSchema(t, what, schemas, schemas[schema], v)
+	}
+	var c struct{ ID int64 }
+	r := e.json("POST", "/v1/campaigns", map[string]any{"name": "spring", "templateCode": "WELCOME_1", "sendWindow": "09:00-18:00",
+		"audience": map[string]any{"memberIds": []string{"m0", "m3", "m5", "ghost"}}, "variables": map[string]string{"shop": "herald"}, "tps": 50})
+	r.want(t, 201, &c)
+	check("POST /v1/campaigns", "Campaign", r.body)
+	id := itoa(c.ID)
+	r = e.do("POST", "/v1/campaigns/"+id+"/review", "", nil)
+	r.want(t, 200, nil)
+	check("review", "Review", r.body)
+	r = e.do("POST", "/v1/campaigns/"+id+"/approve", "", nil, "Authorization", "Bearer "+tokenB)
+	r.want(t, 200, nil)
+	check("approve", "Campaign", r.body)
+	r = e.do("POST", "/v1/campaigns/"+id+"/clone", "", nil)
+	r.want(t, 201, nil)
+	check("clone", "Campaign", r.body)
+	r = e.do("GET", "/v1/templates/WELCOME_1", "", nil)
+	r.want(t, 200, nil)
+	check("template", "Template", r.body)
+	r = e.postMessage("order-1", map[string]any{"templateCode": "WELCOME_1", "memberId": "m0", "variables": map[string]string{"shop": "h"}})
+	r.want(t, 202, nil)
+	check("POST /v1/messages", "Message", r.body)
+	r = e.postMessage("order-1", map[string]any{"templateCode": "WELCOME_1", "memberId": "m1", "variables": map[string]string{"shop": "h"}})
+	r.want(t, 409, nil)
+	check("409", "Error", r.body)
+	r = e.do("GET", "/v1/messages/1", "", nil)
+	r.want(t, 200, nil)
+	check("GET /v1/messages/1", "Message", r.body)
+}
+
+func checkSchema(t *testing.T, at string, schemas map[string]map[string]any, s map[string]any, v any) {
+	t.Helper()
+	if ref, ok := s["$ref"].(string); ok {
+		name, _ := strings.CutPrefix(ref, "#/components/schemas/")
+		checkSchema(t, at, schemas, schemas[name], v)
+		return
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		if props == nil {
+			if extra, ok := s["additionalProperties"].(map[string]any); ok {
+				for k, x := range v {
+					checkSchema(t, at+"."+k, schemas, extra, x)
+				}
+			}
+			return
+		}
+		for k, x := range v {
+			p, ok := props[k].(map[string]any)
+			if !ok {
+				t.Errorf("%s: key %q is not in the schema", at, k)
+				continue
+			}
+			checkSchema(t, at+"."+k, schemas, p, x)
+		}
+		req, _ := s["required"].([]any)
+		for _, k := range req {
+			if _, ok := v[k.(string)]; !ok {
+				t.Errorf("%s: required %q is missing", at, k)
+			}
+		}
+	case []any:
+		if items, ok := s["items"].(map[string]any); ok {
+			for i, x := range v {
+				checkSchema(t, at+"["+strconv.Itoa(i)+"]", schemas, items, x)
+			}
+		}
 	}
 }
