@@ -17,21 +17,15 @@ import (
 	"github.com/heraldhq/herald/sqlite"
 )
 
-// contractRoutes stand in for the failures, recipient-detail and retry
-// routes of the shared contract (docs: BRIEF "Shared contracts"), which
-// other branches build, so that the dashboard's panels for them are driven
-// in a browser here. Once those routes are merged, this test should mount
-// the real ones instead.
+// contractRoutes stands in for the recipient-detail route, so that the
+// dashboard's panel for it is driven in a browser here; the failures and
+// retry routes are the server's own.
 func contractRoutes(t *testing.T, api *heraldhttp.Server, store *sqlite.Store) {
 	writeJSON := func(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(v)
 	}
-	api.HandleAdmin("GET /v1/campaigns/{id}/failures", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"failures": []map[string]any{
-			{"code": "63019", "state": "FAILED", "count": 1, "ko": "카카오톡 사용자가 아님", "en": "not a KakaoTalk user", "retryable": true}}})
-	}))
 	api.HandleAdmin("GET /v1/campaigns/{id}/recipients/{rid}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		rid, _ := strconv.ParseInt(r.PathValue("rid"), 10, 64)
@@ -46,21 +40,6 @@ func contractRoutes(t *testing.T, api *heraldhttp.Server, store *sqlite.Store) {
 			"history": []map[string]any{
 				{"at": "2026-03-01T09:00:01Z", "event": "sent", "detail": "accepted"},
 				{"at": "2026-03-01T09:00:03Z", "event": "report", "detail": "63019"}}})
-	}))
-	api.HandleAdmin("POST /v1/campaigns/{id}/retry", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		src, err := store.GetCampaign(r.Context(), id)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		src.Name += " (retry)"
-		c, err := store.CreateCampaign(r.Context(), src)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		writeJSON(w, 201, map[string]any{"id": c.ID, "name": c.Name, "state": c.State, "retryOf": id})
 	}))
 }
 
@@ -104,9 +83,6 @@ func TestDashboardPanelsInChromium(t *testing.T) {
 		t.Errorf("history shows %d events, want 2", n)
 	}
 
-	until(t, ctx, "the retry button", `!document.querySelector('#btn-retry').hidden`, 10*time.Second)
-	step(t, ctx, "retry the failed", chromedp.Click(chromedp.ID("btn-retry")))
-	until(t, ctx, "the new campaign's page", fmt.Sprintf(`location.pathname === '/campaigns/%d' && document.querySelector('#c-name').textContent.endsWith('(retry)')`, camp.ID+1), 10*time.Second)
 
 	if _, err := store.HaltCampaign(t.Context(), camp.ID, herald.CampaignPaused, "the provider refused the account (3016)", time.Now().UTC()); err != nil {
 		t.Fatal(err)
@@ -119,6 +95,19 @@ func TestDashboardPanelsInChromium(t *testing.T) {
 	step(t, ctx, "reschedule", chromedp.Click(chromedp.ID("btn-reschedule")))
 	until(t, ctx, "the refusal is shown", `document.querySelector('#action-msg').className === 'error' &&
 		document.querySelector('#action-msg').textContent.includes('startAt can no longer change')`, 10*time.Second)
+
+	// A retry needs a source that is over: cancel it (the FAILED row stays).
+	if _, err := store.TransitionCampaign(t.Context(), camp.ID, herald.CampaignCancelled, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "open the cancelled campaign", chromedp.Navigate(fmt.Sprintf("%s/campaigns/%d", srv.URL, camp.ID)), chromedp.WaitVisible(chromedp.ID("c-done")))
+	until(t, ctx, "the retry button", `!document.querySelector('#btn-retry').hidden`, 10*time.Second)
+	step(t, ctx, "retry the failed", chromedp.Click(chromedp.ID("btn-retry")))
+	until(t, ctx, "the new campaign's page", fmt.Sprintf(`location.pathname === '/campaigns/%d' && document.querySelector('#c-name').textContent.endsWith('(retry of %d)')`, camp.ID+1, camp.ID), 10*time.Second)
+	follow, err := store.GetCampaign(t.Context(), camp.ID+1)
+	if err != nil || follow.RetryOf != camp.ID {
+		t.Errorf("follow-up %+v (err %v), want retryOf %d", follow, err, camp.ID)
+	}
 }
 
 // failedOne makes a running campaign of three recipients, one of them FAILED
