@@ -11,12 +11,17 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
+// outcomeStore is the part of herald.Store the recorder writes to.
+type outcomeStore interface {
+	RecordOutcomes(ctx context.Context, updates []herald.RecipientUpdate) error
+}
+
 // recorder writes send results in batches: one transaction per flush, not
 // per message. A failed flush is retried until it succeeds, or, once the
 // dispatcher is stopping, for at most closeGrace: unwritten rows stay
 // SENDING with their key, and recovery settles them under the same key.
 type recorder struct {
-	store    herald.Store
+	store    outcomeStore
 	in       chan herald.RecipientUpdate
 	size     int
 	interval time.Duration
@@ -29,7 +34,7 @@ type recorder struct {
 // closeGrace bounds how long a stopping recorder retries a failing flush.
 const closeGrace = 30 * time.Second
 
-func newRecorder(store herald.Store, size int, interval time.Duration, log *slog.Logger) *recorder {
+func newRecorder(store outcomeStore, size int, interval time.Duration, log *slog.Logger) *recorder {
 	return &recorder{
 		store: store, in: make(chan herald.RecipientUpdate, size*4), size: size, interval: interval,
 		log: log, done: make(chan struct{}),

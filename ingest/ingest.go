@@ -155,11 +155,18 @@ const (
 	stopped
 )
 
+// ReportStore is the part of herald.Store the intake writes to: the group
+// commit and the sweep of unmatched reports. Every herald.Store is one.
+type ReportStore interface {
+	ApplyReports(ctx context.Context, reports []herald.Report, now time.Time) (herald.ReportResult, error)
+	MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
 // Ingest is the report intake: queues, committers, spool and the sweep of
 // unmatched reports.
 type Ingest struct {
 	cfg     Config
-	store   herald.Store
+	store   ReportStore
 	log     *slog.Logger
 	metrics *metrics
 	queues  []chan *request // one per committer, chosen by route
@@ -177,7 +184,7 @@ type Ingest struct {
 }
 
 // New checks cfg and registers the metrics on reg; Start begins the work.
-func New(cfg Config, store herald.Store, logger *slog.Logger, reg prometheus.Registerer) (*Ingest, error) {
+func New(cfg Config, store ReportStore, logger *slog.Logger, reg prometheus.Registerer) (*Ingest, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -57,8 +57,8 @@ type Source interface {
 	Ack(ctx context.Context, reportID string) error
 }
 
-// Leases is the part of herald.Store the poller's lease needs.
-type Leases interface {
+// LeaseStore is the part of herald.Store the poller's lease needs.
+type LeaseStore interface {
 	Heartbeat(ctx context.Context, owner string, now time.Time) error
 	LeadSenderKey(ctx context.Context, senderKey, owner string, deadBefore time.Time) (string, error)
 	ResignSenderKey(ctx context.Context, senderKey, owner string) error
@@ -109,7 +109,7 @@ type Poller struct {
 	cfg     Config
 	src     Source
 	sub     Submitter
-	leases  Leases
+	leases  LeaseStore
 	log     *slog.Logger
 	metrics *metrics
 	leading bool
@@ -117,7 +117,7 @@ type Poller struct {
 
 // New checks the configuration and registers the metrics on reg (nil: a
 // private registry).
-func New(cfg Config, src Source, sub Submitter, leases Leases, log *slog.Logger, reg prometheus.Registerer) (*Poller, error) {
+func New(cfg Config, src Source, sub Submitter, leases LeaseStore, log *slog.Logger, reg prometheus.Registerer) (*Poller, error) {
 	switch {
 	case cfg.Owner == "":
 		return nil, herald.Invalid("owner", "is required")

@@ -23,8 +23,8 @@ type Provider interface {
 	ListTemplates(ctx context.Context, senderKey string) ([]infobank.ProviderTemplate, error)
 }
 
-// Store is the part of herald.Store the sync uses.
-type Store interface {
+// TemplateStore is the part of herald.Store the sync uses.
+type TemplateStore interface {
 	ListTemplates(ctx context.Context) ([]herald.Template, error)
 	SaveTemplate(ctx context.Context, t herald.Template) (herald.Template, error)
 }
@@ -83,7 +83,7 @@ func (r Result) Count(kind string) int {
 }
 
 // Sync pulls the templates of opt.SenderKey and stores them.
-func Sync(ctx context.Context, p Provider, st Store, opt Options) (Result, error) {
+func Sync(ctx context.Context, p Provider, st TemplateStore, opt Options) (Result, error) {
 	if opt.SenderKey == "" {
 		return Result{}, herald.Invalid("sender-key", "is required: templates are listed per sender key")
 	}

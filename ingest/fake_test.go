@@ -1,0 +1,79 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingest"
+)
+
+// batchStore is an ingest.ReportStore that records the size of every batch
+// it is given, holding the first until release is closed.
+type batchStore struct {
+	release chan struct{}
+	entered chan struct{}
+	mu      sync.Mutex
+	sizes   []int
+	nows    []time.Time
+}
+
+func (b *batchStore) ApplyReports(_ context.Context, rs []herald.Report, now time.Time) (herald.ReportResult, error) {
+	b.mu.Lock()
+	first := len(b.sizes) == 0
+	b.sizes = append(b.sizes, len(rs))
+	b.nows = append(b.nows, now)
+	b.mu.Unlock()
+	if first {
+		close(b.entered)
+		<-b.release
+	}
+	return herald.ReportResult{Matched: len(rs)}, nil
+}
+
+func (b *batchStore) MatchPendingReports(context.Context, time.Time, int) (int, error) { return 0, nil }
+
+// TestGroupCommit: reports that arrive while a commit is under way are
+// written together, in one call of the store, at the configured clock.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	s := &batchStore{release: make(chan struct{}), entered: make(chan struct{})}
+	in, err := ingest.New(ingest.Config{Committers: 1, Now: func() time.Time { return testNow }}, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := in.Stop(context.Background()); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	first := submitAsync(in, rep("G0"))
+	waitFor(t, s.entered, "the first commit")
+	var rest []<-chan error
+	for i := range 5 {
+		rest = append(rest, submitAsync(in, rep(fmt.Sprint("G", i+1))))
+	}
+	eventually(t, "five reports queued", func() bool { return in.QueueDepth() == 5 })
+	close(s.release)
+	for _, c := range append(rest, first) {
+		if err := waitFor(t, c, "an answer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sizes) != 2 || s.sizes[0] != 1 || s.sizes[1] != 5 {
+		t.Fatalf("batches of %v, want [1 5]: the five waiting reports in one write", s.sizes)
+	}
+	for _, now := range s.nows {
+		if !now.Equal(testNow) {
+			t.Fatalf("store given now = %v, want the configured clock %v", now, testNow)
+		}
+	}
+}
