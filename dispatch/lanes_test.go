@@ -17,8 +17,8 @@ func (p *countingPacer) Wait(ctx context.Context, n int) error {
 	time.Sleep(200 * time.Microsecond)
 	return ctx.Err()
 }
-func (p *countingPacer) Throttle(string)                       {}
-func (p *countingPacer) Rate() float64                         { return 200 }
+func (p *countingPacer) Throttle(string) {}
+func (p *countingPacer) Rate() float64   { return 200 }
 
 // backlogged runs each lane as a run does (one request at a time, always
 // another waiting) until total requests went through, and returns how
