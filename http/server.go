@@ -10,7 +10,9 @@
 //	POST  /v1/campaigns                   GET /v1/campaigns, GET /v1/campaigns/{id}
 //	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
-//	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
+//	GET   /v1/campaigns/{id}/recipients?state=&code=&channel=&phone=&member=&after=ID&limit=N
+//	GET   /v1/campaigns/{id}/recipients/{rid}   the message as sent and the history
+//	GET   /v1/campaigns/{id}/recipients.csv?bom=1   every recipient, streamed
 //
 // GET /healthz, /readyz and /metrics need no token. Every error is
 // {"error": {"code", "message", "field"}}; see Error.
@@ -149,6 +151,8 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/resume", s.transition(herald.CampaignRunning))
 	s.admin("POST /v1/campaigns/{id}/cancel", s.transition(herald.CampaignCancelled))
 	s.admin("GET /v1/campaigns/{id}/recipients", s.listRecipients)
+	s.admin("GET /v1/campaigns/{id}/recipients/{rid}", s.getRecipient)
+	s.admin("GET /v1/campaigns/{id}/recipients.csv", s.exportRecipients)
 }
 
 // Handler returns the handler of every route, instrumented.

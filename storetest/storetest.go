@@ -57,6 +57,8 @@ func Run(t *testing.T, newStore NewStore) {
 		"GetMembers":              testGetMembers,
 		"AcceptedWithoutReport":   testAcceptedWithoutReport,
 		"CountsAddUpUnderWrites":  testCountsAddUp,
+		"FindRecipients":          testFindRecipients,
+		"RecipientReports":        testRecipientReports,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
