@@ -73,6 +73,10 @@ func testFindRecipients(t *testing.T, s herald.Store) {
 		got[0].CampaignID != other.ID || got[0].State != herald.RecipientPending {
 		t.Fatalf("phone in the other campaign = %+v, want its one PENDING row", got)
 	}
+	if got := find(t, s, herald.RecipientFilter{CampaignID: other.ID, Limit: 4}); len(got) != 4 || got[0].CampaignID != other.ID ||
+		got[0].MemberID != rs[0].MemberID || got[0].ID <= rs[5].ID {
+		t.Fatalf("first page of the other campaign = %+v, want its first 4 rows", got)
+	}
 	// Keyset paging through a filter visits every match once, in order.
 	var seen []int64
 	f := herald.RecipientFilter{CampaignID: c.ID, States: []herald.RecipientState{herald.RecipientFailed, herald.RecipientAccepted}, Limit: 3}

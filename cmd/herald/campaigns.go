@@ -33,6 +33,7 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignActionCmd("resume", "Resume a paused campaign", (*heraldhttp.Client).ResumeCampaign),
 		newCampaignActionCmd("cancel", "Cancel a campaign and every recipient not yet sent to", (*heraldhttp.Client).CancelCampaign),
 		newCampaignsRecipientsCmd(),
+		newCampaignsExportCmd(),
 	)
 	return cmd
 }
