@@ -14,12 +14,10 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-// Paging of GET /v1/campaigns/{id}/recipients, and the page size of the
-// CSV export (one FindRecipients and one Requests call per page).
+// Paging of GET /v1/campaigns/{id}/recipients.
 const (
 	defaultRecipientPage = 100
 	maxRecipientPage     = 1000
-	exportPage           = 2000
 )
 
 // recipientPage is the body of GET /v1/campaigns/{id}/recipients. Next is
@@ -194,7 +192,8 @@ func (s *Server) writeCSV(w http.ResponseWriter, r *http.Request, campaignID int
 		return err
 	}
 	rc := http.NewResponseController(w)
-	f := herald.RecipientFilter{CampaignID: campaignID, Limit: exportPage}
+	// One FindRecipients and one Requests call per page.
+	f := herald.RecipientFilter{CampaignID: campaignID, Limit: s.exportPage}
 	for {
 		rs, err := s.store.FindRecipients(r.Context(), f)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
 )
 
 // sentCampaign makes a campaign of n members, all sent in requests of two
@@ -186,8 +187,8 @@ func TestRecipientDetail(t *testing.T) {
 
 func TestRecipientsCSV(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	const n = 4501 // three export pages
+	e := newEnv(t, func(c *heraldhttp.ServerConfig) { c.ExportPageSize = 20 })
+	const n = 41 // three export pages
 	c, rs := e.sentCampaign(n)
 	e.report(rs[0], "ALIMTALK", "63019", testNow.Add(time.Minute))
 	e.report(rs[0], "SMS", herald.ReportDelivered, testNow.Add(time.Minute))
@@ -254,8 +255,8 @@ func (s *pageFailingStore) FindRecipients(ctx context.Context, f herald.Recipien
 func TestRecipientsCSVBreaksOffOnError(t *testing.T) {
 	t.Parallel()
 	seed := newEnv(t)
-	c, _ := seed.sentCampaign(2500)
-	e := newEnvWith(t, seed.store, &pageFailingStore{Store: seed.store})
+	c, _ := seed.sentCampaign(25)
+	e := newEnvWith(t, seed.store, &pageFailingStore{Store: seed.store}, func(c *heraldhttp.ServerConfig) { c.ExportPageSize = 20 })
 	body, err := e.client().ExportRecipients(t.Context(), c.ID, false)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ import (
 const (
 	DefaultMaxImportBytes  = 1 << 30 // 1 GiB
 	DefaultImportBatchSize = 5000
+	DefaultExportPageSize  = 2000
 )
 
 // ServerConfig is what NewServer needs. Store and at least one admin token
@@ -49,6 +50,9 @@ type ServerConfig struct {
 	MaxImportBytes int64
 	// ImportBatchSize is the number of members per Store.UpsertMembers call.
 	ImportBatchSize int
+	// ExportPageSize is the number of recipients the CSV export reads per
+	// query (DefaultExportPageSize when 0).
+	ExportPageSize int
 	Logger          *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	// NewRegistry gives one with the Go and process collectors.
@@ -64,6 +68,7 @@ type Server struct {
 	tokens      BearerTokens
 	maxImport   int64
 	importBatch int
+	exportPage  int
 	log         *slog.Logger
 	registry    *prometheus.Registry
 	metrics     *metrics
@@ -98,6 +103,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		tokens:      NewBearerTokens(cfg.AdminTokens),
 		maxImport:   orDefault(cfg.MaxImportBytes, DefaultMaxImportBytes),
 		importBatch: orDefault(cfg.ImportBatchSize, DefaultImportBatchSize),
+		exportPage:  min(orDefault(cfg.ExportPageSize, DefaultExportPageSize), herald.MaxRecipientFilterLimit),
 		log:         cfg.Logger,
 		registry:    cfg.Registry,
 		now:         cfg.Now,
