@@ -53,7 +53,7 @@ type ServerConfig struct {
 	// ExportPageSize is the number of recipients the CSV export reads per
 	// query (DefaultExportPageSize when 0).
 	ExportPageSize int
-	Logger          *slog.Logger
+	Logger         *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	// NewRegistry gives one with the Go and process collectors.
 	Registry *prometheus.Registry
