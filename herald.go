@@ -152,6 +152,9 @@ type Store interface {
 	// match the filter, by id after f.AfterID (see RecipientFilter).
 	// ErrInvalid for a filter that does not Validate.
 	FindRecipients(ctx context.Context, f RecipientFilter) ([]Recipient, error)
+	// GetRecipient returns one recipient of a campaign; ErrNotFound when
+	// the campaign has no recipient with that id.
+	GetRecipient(ctx context.Context, campaignID, id int64) (Recipient, error)
 	// RecipientReports lists the stored reports matched to one recipient,
 	// in arrival order, without their raw bodies.
 	RecipientReports(ctx context.Context, recipientID int64) ([]Report, error)

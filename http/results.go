@@ -113,14 +113,10 @@ func (s *Server) getRecipient(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) recipientDetail(r *http.Request, campaignID, id int64) (herald.RecipientDetail, error) {
 	var d herald.RecipientDetail
-	rs, err := s.store.FindRecipients(r.Context(), herald.RecipientFilter{CampaignID: campaignID, AfterID: id - 1, Limit: 1})
-	if err != nil {
+	var err error
+	if d.Recipient, err = s.store.GetRecipient(r.Context(), campaignID, id); err != nil {
 		return d, err
 	}
-	if len(rs) == 0 || rs[0].ID != id {
-		return d, fmt.Errorf("recipient %d of campaign %d: %w", id, campaignID, herald.ErrNotFound)
-	}
-	d.Recipient = rs[0]
 	if key := d.Recipient.BatchKey; key != "" {
 		reqs, err := s.store.Requests(r.Context(), []string{key})
 		if err != nil {

@@ -64,3 +64,20 @@ func (s *Store) RecipientReports(ctx context.Context, recipientID int64) ([]hera
 	}
 	return out, translate(err, "reports of a recipient")
 }
+
+// GetRecipient reads one recipient of a campaign.
+func (s *Store) GetRecipient(ctx context.Context, campaignID, id int64) (herald.Recipient, error) {
+	what := fmt.Sprintf("recipient %d of campaign %d", id, campaignID)
+	rows, err := s.pool.Query(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE id = $1 AND campaign_id = $2`, id, campaignID)
+	if err != nil {
+		return herald.Recipient{}, translate(err, what)
+	}
+	rs, err := collectRecipients(rows)
+	if err != nil {
+		return herald.Recipient{}, translate(err, what)
+	}
+	if len(rs) == 0 {
+		return herald.Recipient{}, fmt.Errorf("%s: %w", what, herald.ErrNotFound)
+	}
+	return rs[0], nil
+}

@@ -103,6 +103,20 @@ func testFindRecipients(t *testing.T, s herald.Store) {
 	}
 }
 
+// testGetRecipient reads one row, only within its campaign.
+func testGetRecipient(t *testing.T, s herald.Store) {
+	c, rs := accepted(t, s, 3)
+	other := another(t, s)
+	got := must(s.GetRecipient(ctx(t), c.ID, rs[1].ID))(t)
+	if got.ID != rs[1].ID || got.MsgKey != rs[1].MsgKey || got.State != herald.RecipientAccepted || got.Phone != rs[1].Phone {
+		t.Fatalf("got %+v, want %+v", got, rs[1])
+	}
+	_, err := s.GetRecipient(ctx(t), other.ID, rs[1].ID)
+	wantErr(t, err, herald.ErrNotFound)
+	_, err = s.GetRecipient(ctx(t), c.ID, rs[2].ID+1000)
+	wantErr(t, err, herald.ErrNotFound)
+}
+
 // testRecipientReports checks that a recipient's matched reports come back
 // in arrival order, and nobody else's.
 func testRecipientReports(t *testing.T, s herald.Store) {

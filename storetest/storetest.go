@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"CountsAddUpUnderWrites":  testCountsAddUp,
 		"FindRecipients":          testFindRecipients,
 		"RecipientReports":        testRecipientReports,
+		"GetRecipient":            testGetRecipient,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	for name, fn := range tests {
