@@ -35,14 +35,18 @@ func (s *Server) listRecipients(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.store.GetCampaign(r.Context(), f.CampaignID); err != nil {
-		s.writeError(w, r, err) // 404 rather than an empty page for a wrong id
-		return
-	}
 	rs, err := s.store.FindRecipients(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if len(rs) == 0 {
+		// 404 rather than an empty page for a wrong id; asked only then,
+		// since reading a campaign counts its recipients.
+		if _, err := s.store.GetCampaign(r.Context(), f.CampaignID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	page := recipientPage{Recipients: nonNilSlice(rs)}
 	if len(rs) == f.Limit {

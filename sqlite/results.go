@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -16,22 +15,8 @@ func (s *Store) FindRecipients(ctx context.Context, f herald.RecipientFilter) ([
 		return nil, err
 	}
 	what := fmt.Sprintf("recipients of campaign %d", f.CampaignID)
-	from := "recipients"
-	if len(f.States) == 0 && f.Phone == "" && f.MemberID == "" {
-		// No index narrows this down: read in id (rowid) order from the
-		// campaign's first row. Left to itself, the planner takes an index
-		// on campaign_id and sorts the whole campaign for every page.
-		from = "recipients NOT INDEXED"
-		if f.AfterID == 0 {
-			var first sql.NullInt64
-			if err := s.r.QueryRowContext(ctx, `SELECT MIN(id) FROM recipients WHERE campaign_id = ?`, f.CampaignID).Scan(&first); err != nil {
-				return nil, translate(err, what)
-			}
-			f.AfterID = max(first.Int64-1, 0)
-		}
-	}
 	where, args := recipientWhere(f)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM `+from+` WHERE `+where+` ORDER BY id LIMIT ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE `+where+` ORDER BY id LIMIT ?`,
 		append(args, f.Limit)...)
 	if err != nil {
 		return nil, translate(err, what)

@@ -4,10 +4,14 @@
 //
 //	go run ./bench/exportseed -db sqlite:/tmp/x.db -n 1000000
 //
-// Every recipient gets a frozen request of its own (batch size 1, the
-// default), a msgKey and a report: 90% delivered by AlimTalk, 5% failed
-// (63019), 5% delivered by the SMS fallback after a failed AlimTalk. It
-// prints the campaign id on standard output.
+// With -batch 1 every recipient gets a frozen request of its own with an
+// LMS fallback leg (the default --batch-size of serve, with
+// --fallback-from); with -batch N above 1, requests of N recipients that
+// the provider renders (sendType "template"), without fallback. Every
+// recipient gets a msgKey and reports: 90% delivered by AlimTalk, 5%
+// failed (63019), 5% (with a fallback leg) or another 5% (without)
+// 63019 then delivered by LMS, or failed. It prints the campaign id on
+// standard output.
 package main
 
 import (
@@ -29,6 +33,7 @@ func main() {
 	db := flag.String("db", "", "sqlite:PATH, postgres://… or mysql://…")
 	n := flag.Int("n", 1000000, "recipients")
 	page := flag.Int("page", 5000, "rows per claim, mark, record and report call")
+	batch := flag.Int("batch", 1, "recipients per frozen request (1..200)")
 	flag.Parse()
 	ctx := context.Background()
 	s, err := open(ctx, *db)
@@ -36,7 +41,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	id, err := seed(ctx, s, *n, *page)
+	id, err := seed(ctx, s, *n, *page, *batch)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +60,7 @@ func open(ctx context.Context, dsn string) (herald.Store, error) {
 	return nil, fmt.Errorf("-db: want sqlite:PATH, postgres://… or mysql://…")
 }
 
-func seed(ctx context.Context, s herald.Store, n, page int) (int64, error) {
+func seed(ctx context.Context, s herald.Store, n, page, batch int) (int64, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	step := func(what string, start time.Time) {
 		fmt.Fprintf(os.Stderr, "%-10s %6.1fs\n", what, time.Since(start).Seconds())
@@ -96,7 +101,7 @@ func seed(ctx context.Context, s herald.Store, n, page int) (int64, error) {
 	step("prepare", start)
 	start = time.Now()
 	for done := 0; done < n; {
-		k, err := sendPage(ctx, s, c.ID, page, now, done)
+		k, err := sendPage(ctx, s, c.ID, page, batch, now, done)
 		if err != nil {
 			return 0, err
 		}
@@ -110,22 +115,33 @@ func seed(ctx context.Context, s herald.Store, n, page int) (int64, error) {
 }
 
 // sendPage claims, freezes, records and reports one page of recipients.
-func sendPage(ctx context.Context, s herald.Store, campaignID int64, page int, now time.Time, done int) (int, error) {
+func sendPage(ctx context.Context, s herald.Store, campaignID int64, page, batch int, now time.Time, done int) (int, error) {
 	rs, err := s.ClaimRecipients(ctx, herald.ClaimParams{CampaignID: campaignID, Limit: page, Owner: "seed", Now: now, LeaseUntil: now.Add(time.Hour)})
 	if err != nil || len(rs) == 0 {
 		return 0, err
 	}
-	reqs := make([]herald.SentRequest, len(rs))
+	var reqs []herald.SentRequest
 	ups := make([]herald.RecipientUpdate, len(rs))
 	var reports []herald.Report
 	for i, r := range rs {
-		key := r.MessageID + ".a1"
-		text := strings.Replace("#{name}님, 주문하신 상품이 발송되었습니다.\n배송 조회는 아래 버튼으로.", "#{name}", "회원"+r.MemberID[1:], 1)
-		reqs[i] = herald.SentRequest{At: now, Claims: []herald.Claim{{ID: r.ID, Token: r.ClaimToken}}, Batch: herald.SendBatch{
-			SenderKey: "sender-key-export", TemplateCode: "EXPORT_1", Ref: "export", IdempotencyKey: key, IdempotencyTTL: 24 * time.Hour,
-			Buttons:      []herald.Button{{Type: "WL", Name: "배송조회", URLMobile: "https://example.com/t"}},
-			Destinations: []herald.Destination{{To: r.Phone, MessageID: r.MessageID, Text: text, FallbackKind: "LMS", FallbackText: text, FallbackFrom: "0212345678"}},
-		}}
+		name := "회원" + r.MemberID[1:]
+		text := strings.Replace("#{name}님, 주문하신 상품이 발송되었습니다.\n배송 조회는 아래 버튼으로.", "#{name}", name, 1)
+		d := herald.Destination{To: r.Phone, MessageID: r.MessageID, Text: text}
+		if batch == 1 {
+			d.FallbackKind, d.FallbackText, d.FallbackFrom = "LMS", text, "0212345678"
+		} else {
+			d.ReplaceWords = map[string]string{"name": name}
+		}
+		if i%batch == 0 {
+			reqs = append(reqs, herald.SentRequest{At: now, Batch: herald.SendBatch{
+				SenderKey: "sender-key-export", TemplateCode: "EXPORT_1", Ref: "export", IdempotencyKey: r.MessageID + ".a1",
+				IdempotencyTTL: 24 * time.Hour, ProviderRenders: batch > 1,
+				Buttons: []herald.Button{{Type: "WL", Name: "배송조회", URLMobile: "https://example.com/t"}},
+			}})
+		}
+		req := &reqs[len(reqs)-1]
+		req.Claims = append(req.Claims, herald.Claim{ID: r.ID, Token: r.ClaimToken})
+		req.Batch.Destinations = append(req.Batch.Destinations, d)
 		msgKey := fmt.Sprintf("K%020d", r.ID)
 		ups[i] = herald.RecipientUpdate{ID: r.ID, Owner: "seed", Token: r.ClaimToken, State: herald.RecipientAccepted, MsgKey: msgKey, ResultCode: "A000", At: now}
 		rep := herald.Report{MsgKey: msgKey, Ref: r.MessageID, ServiceType: "ALIMTALK", MsgType: "AT", ReportType: "0",
