@@ -193,6 +193,16 @@ type Store interface {
 	CampaignFailures(ctx context.Context, campaignID int64) ([]FailureCount, error)
 	// ListRecipients pages through a campaign's recipients by id.
 	ListRecipients(ctx context.Context, campaignID int64, afterID int64, limit int) ([]Recipient, error)
+	// FindRecipients pages through the recipients of f.CampaignID that
+	// match the filter, by id after f.AfterID (see RecipientFilter).
+	// ErrInvalid for a filter that does not Validate.
+	FindRecipients(ctx context.Context, f RecipientFilter) ([]Recipient, error)
+	// GetRecipient returns one recipient of a campaign; ErrNotFound when
+	// the campaign has no recipient with that id.
+	GetRecipient(ctx context.Context, campaignID, id int64) (Recipient, error)
+	// RecipientReports lists the stored reports matched to one recipient,
+	// in arrival order, without their raw bodies.
+	RecipientReports(ctx context.Context, recipientID int64) ([]Report, error)
 
 	// ApplyReports keeps every report (raw, for audit) and applies each to
 	// its recipient, matched by Ref (herald's message id) first and MsgKey

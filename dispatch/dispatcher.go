@@ -270,7 +270,7 @@ func (d *Dispatcher) halt(ctx context.Context, id int64, to herald.CampaignState
 		}
 		return
 	}
-	d.metrics.halts.WithLabelValues(string(to)).Inc()
+	d.metrics.halt(to, reason)
 	d.log.Error("campaign halted", "campaign", id, "state", to, "reason", reason)
 }
 

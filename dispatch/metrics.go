@@ -2,8 +2,12 @@ package dispatch
 
 import (
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	herald "github.com/heraldhq/herald"
 )
 
 type metrics struct {
@@ -22,7 +26,54 @@ type metrics struct {
 	leaseShort prometheus.Counter
 	leader     *prometheus.GaugeVec
 	windowShut prometheus.Counter
+	sendTime   prometheus.Histogram
+	pacerWait  prometheus.Histogram
+	claimed    prometheus.Counter
+	retries    prometheus.Counter
+	inDoubt    prometheus.Counter
+	pauses     *prometheus.CounterVec
+	queued     prometheus.Gauge
 }
+
+// latencyBuckets spans a fast provider (a few ms) to its timeout (10 s).
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Reasons of herald_dispatch_pauses_total, from the reason the dispatcher
+// stores (see halt): an account-level refusal, the error breaker, a
+// campaign that cannot start, anything else.
+var pauseReasons = []string{"account", "breaker", "cannot_start", "other"}
+
+func pauseReason(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "provider refused the account"):
+		return "account"
+	case strings.HasPrefix(reason, "error breaker"):
+		return "breaker"
+	case strings.HasPrefix(reason, "cannot start"):
+		return "cannot_start"
+	}
+	return "other"
+}
+
+// halt counts a campaign the dispatcher halted, by state and by reason.
+func (m *metrics) halt(to herald.CampaignState, reason string) {
+	m.halts.WithLabelValues(string(to)).Inc()
+	m.pauses.WithLabelValues(pauseReason(reason)).Inc()
+}
+
+// update counts what a recorded send result leads to: another attempt
+// under a new key (provably refused), or a wait in doubt.
+func (m *metrics) update(u herald.RecipientUpdate) {
+	switch {
+	case u.State == herald.RecipientRetryWait && u.InDoubt:
+		m.inDoubt.Inc()
+	case u.State == herald.RecipientRetryWait:
+		m.retries.Inc()
+	}
+}
+
+// since observes the seconds from start on h.
+func since(h prometheus.Histogram, start time.Time) { h.Observe(time.Since(start).Seconds()) }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
@@ -56,11 +107,37 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while this process is the one that sends for the sender key (without a shared Redis limiter)."}, []string{"sender_key"}),
 		windowShut: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_send_window_closings_total",
 			Help: "Times a running campaign stopped claiming because its send window closed."}),
+		sendTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_dispatch_send_duration_seconds",
+			Help: "Duration of one provider request, from sending to its answer (or timeout).", Buckets: latencyBuckets}),
+		pacerWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_dispatch_pacer_wait_seconds",
+			Help: "Time a request waited for the campaign's and the sender key's rate limits.", Buckets: latencyBuckets}),
+		claimed: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_claimed_total",
+			Help: "Recipients claimed for sending (first sends and in-doubt resends)."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_retries_total",
+			Help: "Send results that wait for another attempt under a new key (the provider provably took nothing)."}),
+		inDoubt: prometheus.NewCounter(prometheus.CounterOpts{Name: "herald_dispatch_in_doubt_total",
+			Help: "Send results left in doubt (timeout, 5xx, refused resend): resent only as the same request under its key."}),
+		pauses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_dispatch_pauses_total",
+			Help: "Campaigns halted by the dispatcher, by reason (account, breaker, cannot_start, other)."}, []string{"reason"}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_dispatch_queued_requests",
+			Help: "Requests claimed and prepared, waiting for a worker and the rate limits."}),
+	}
+	// Known label values start at 0, so that dashboards and alerts see
+	// the series before the first event.
+	for _, r := range pauseReasons {
+		m.pauses.WithLabelValues(r)
+	}
+	for _, st := range []herald.CampaignState{herald.CampaignPaused, herald.CampaignFailed} {
+		m.halts.WithLabelValues(string(st))
+	}
+	for _, k := range []herald.OutcomeKind{herald.Accepted, herald.RefusedRetryable, herald.RefusedPermanent, herald.InDoubt, herald.RefusedAccount} {
+		m.outcomes.WithLabelValues(k.String())
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort, m.leader, m.windowShut} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.rejected, m.inflight, m.resends, m.unknown, m.recovered, m.recorded, m.noFallback, m.inquired, m.expired, m.halts, m.panics, m.leaseShort, m.leader, m.windowShut,
+		m.sendTime, m.pacerWait, m.claimed, m.retries, m.inDoubt, m.pauses, m.queued} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -120,6 +120,7 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 	go d.produce(run, ready)
 	var unsent []*job
 	for j := range ready {
+		d.metrics.queued.Dec()
 		if run.ctx.Err() != nil {
 			unsent = append(unsent, j)
 			continue
@@ -188,11 +189,13 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 			sleep(ctx, d.cfg.PollInterval)
 			continue
 		}
+		d.metrics.claimed.Add(float64(len(rows)))
 		if ctx.Err() != nil { // stopped while claiming: give the rows back
 			d.releaseRows(rows)
 			return
 		}
 		for _, j := range d.prepare(ctx, run, rows) {
+			d.metrics.queued.Inc()
 			ready <- j // blocks while the pacer is behind; the consumer drains it on stop
 		}
 	}
@@ -218,6 +221,7 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 	case <-run.ctx.Done():
 		return run.ctx.Err()
 	}
+	paced := time.Now()
 	if err := run.wait(run.ctx, len(j.batch.Destinations)); err != nil {
 		<-d.slots
 		return err
@@ -226,6 +230,7 @@ func (d *Dispatcher) handOut(run *campaignRun, j *job) error {
 		<-d.slots
 		return errWindowClosed
 	}
+	since(d.metrics.pacerWait, paced)
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()

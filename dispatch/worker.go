@@ -58,7 +58,9 @@ func (d *Dispatcher) send(j *job) {
 	defer cancel()
 	d.metrics.inflight.Inc()
 	handed = true
+	sent := time.Now()
 	outs := d.provider.Send(ctx, j.batch)
+	since(d.metrics.sendTime, sent)
 	d.metrics.inflight.Dec()
 	d.record(j, outs)
 }
@@ -123,6 +125,7 @@ func (d *Dispatcher) record(j *job, outs []herald.Outcome) {
 		if j.fresh && o.Kind != herald.InDoubt {
 			j.run.breaker.add(o.Kind == herald.RefusedPermanent)
 		}
+		d.metrics.update(u)
 		d.rec.add(u)
 	}
 	if throttled {

@@ -210,53 +210,6 @@ func (s *Server) transition(to herald.CampaignState) http.HandlerFunc {
 	}
 }
 
-// Paging of GET /v1/campaigns/{id}/recipients.
-const (
-	defaultRecipientPage = 100
-	maxRecipientPage     = 1000
-)
-
-// recipientPage is the body of GET /v1/campaigns/{id}/recipients. Next is
-// the after= value of the following page, 0 when this page is the last.
-type recipientPage struct {
-	Recipients []herald.Recipient `json:"recipients"`
-	Next       int64              `json:"next,omitempty"`
-}
-
-func (s *Server) listRecipients(w http.ResponseWriter, r *http.Request) {
-	id, after, limit, err := recipientQuery(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.store.GetCampaign(r.Context(), id); err != nil {
-		s.writeError(w, r, err) // 404 rather than an empty page for a wrong id
-		return
-	}
-	rs, err := s.store.ListRecipients(r.Context(), id, after, limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page := recipientPage{Recipients: nonNilSlice(rs)}
-	if len(rs) == limit {
-		page.Next = rs[len(rs)-1].ID
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-func recipientQuery(r *http.Request) (id, after int64, limit int, err error) {
-	if id, err = campaignID(r); err != nil {
-		return
-	}
-	q := r.URL.Query()
-	if after, err = queryInt(q.Get("after"), "after", 0, 0, 1<<62); err != nil {
-		return
-	}
-	n, err := queryInt(q.Get("limit"), "limit", defaultRecipientPage, 1, maxRecipientPage)
-	return id, after, int(n), err
-}
-
 func queryInt(s, field string, def, lo, hi int64) (int64, error) {
 	if s == "" {
 		return def, nil

@@ -159,12 +159,7 @@ func (c *Client) act(ctx context.Context, id int64, action string) (herald.Campa
 // ListRecipients returns up to limit recipients of a campaign with ids
 // above afterID, and the afterID of the next page (0 after the last).
 func (c *Client) ListRecipients(ctx context.Context, campaignID, afterID int64, limit int) ([]herald.Recipient, int64, error) {
-	q := url.Values{}
-	q.Set("after", strconv.FormatInt(afterID, 10))
-	q.Set("limit", strconv.Itoa(limit))
-	var page recipientPage
-	err := c.get(ctx, campaignPath(campaignID, "/recipients")+"?"+q.Encode(), &page)
-	return page.Recipients, page.Next, err
+	return c.FindRecipients(ctx, herald.RecipientFilter{CampaignID: campaignID, AfterID: afterID, Limit: limit})
 }
 
 // CampaignFailures returns a campaign's FAILED and UNKNOWN recipients

@@ -13,10 +13,12 @@
 //	PATCH /v1/campaigns/{id}              {"startAt", "tps"}
 //	POST  /v1/campaigns/{id}/pause|resume|cancel
 //	POST  /v1/campaigns/{id}/review|approve|clone   (a draft: {"draft": true} at creation)
-//	GET   /v1/campaigns/{id}/recipients?after=ID&limit=N
 //	POST  /v1/messages                    one-off message, Idempotency-Key header; GET /v1/messages/{id}
 //	GET   /v1/campaigns/{id}/failures     counts per state and result code, with their meaning
 //	POST  /v1/campaigns/{id}/retry        {"states", "codes"}: a follow-up campaign
+//	GET   /v1/campaigns/{id}/recipients?state=&code=&channel=&phone=&member=&after=ID&limit=N
+//	GET   /v1/campaigns/{id}/recipients/{rid}   the message as sent and the history
+//	GET   /v1/campaigns/{id}/recipients.csv?bom=1   every recipient, streamed
 //
 //	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
 //
@@ -49,6 +51,7 @@ import (
 const (
 	DefaultMaxImportBytes  = 1 << 30 // 1 GiB
 	DefaultImportBatchSize = 5000
+	DefaultExportPageSize  = 2000
 )
 
 // ServerConfig is what NewServer needs. Store and at least one admin token
@@ -62,7 +65,10 @@ type ServerConfig struct {
 	MaxImportBytes int64
 	// ImportBatchSize is the number of members per Store.UpsertMembers call.
 	ImportBatchSize int
-	Logger          *slog.Logger
+	// ExportPageSize is the number of recipients the CSV export reads per
+	// query (DefaultExportPageSize when 0).
+	ExportPageSize int
+	Logger         *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	// NewRegistry gives one with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -87,6 +93,7 @@ type Server struct {
 	tokens      BearerTokens
 	maxImport   int64
 	importBatch int
+	exportPage  int
 	log         *slog.Logger
 	registry    *prometheus.Registry
 	metrics     *metrics
@@ -141,6 +148,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		tokens:      NewBearerTokens(cfg.AdminTokens),
 		maxImport:   orDefault(cfg.MaxImportBytes, DefaultMaxImportBytes),
 		importBatch: orDefault(cfg.ImportBatchSize, DefaultImportBatchSize),
+		exportPage:  min(orDefault(cfg.ExportPageSize, DefaultExportPageSize), herald.MaxRecipientFilterLimit),
 		log:         cfg.Logger,
 		registry:    cfg.Registry,
 		now:         cfg.Now,
@@ -211,6 +219,8 @@ func (s *Server) routes() {
 	s.admin("GET /v1/messages/{id}", s.getMessage)
 	s.admin("GET /v1/campaigns/{id}/failures", s.listFailures)
 	s.admin("POST /v1/campaigns/{id}/retry", s.retryCampaign)
+	s.admin("GET /v1/campaigns/{id}/recipients/{rid}", s.getRecipient)
+	s.admin("GET /v1/campaigns/{id}/recipients.csv", s.exportRecipients)
 }
 
 // Handler returns the handler of every route, instrumented.

@@ -226,6 +226,7 @@ func (in *Ingest) commit(ctx context.Context, reports []herald.Report) error {
 		return err
 	}
 	in.metrics.count(res)
+	in.metrics.countCodes(reports)
 	return nil
 }
 

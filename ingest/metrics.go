@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	herald "github.com/heraldhq/herald"
@@ -21,6 +23,8 @@ type metrics struct {
 	commitPanics   prometheus.Counter
 	batchSize      prometheus.Histogram
 	commitDuration prometheus.Histogram
+	byCode         *prometheus.CounterVec
+	codes          codeLabels
 }
 
 func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
@@ -84,8 +88,12 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}),
 	}
+	m.byCode = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_reports_by_code_total",
+		Help: "Reports stored, by channel (AT, SMS, LMS, MMS, other) and report code (10000 delivered, 63019…; other past the first 100 codes).",
+	}, []string{"channel", "code"})
 	cs := []prometheus.Collector{m.received, m.shed, m.timeouts, m.deduped, m.committed, m.lateMatched, m.commitErrors,
-		m.commitPanics, m.batchSize, m.commitDuration, m.slowCommits, m.spooled, m.replayed, m.spoolErrors,
+		m.commitPanics, m.batchSize, m.commitDuration, m.byCode, m.slowCommits, m.spooled, m.replayed, m.spoolErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_report_spool_bytes",
 			Help: "Bytes in the local report spool, waiting for the database.",
@@ -112,4 +120,51 @@ func (m *metrics) count(r herald.ReportResult) {
 	m.committed.WithLabelValues("unmatched").Add(float64(r.Unmatched))
 	m.committed.WithLabelValues("unchanged").Add(float64(r.Unchanged))
 	m.committed.WithLabelValues("held").Add(float64(r.Held))
+}
+
+// countCodes counts committed reports by channel and code.
+func (m *metrics) countCodes(reports []herald.Report) {
+	for _, r := range reports {
+		m.byCode.WithLabelValues(channelLabel(r.ServiceType), m.codes.label(r.Code)).Inc()
+	}
+}
+
+func channelLabel(service string) string {
+	switch service {
+	case herald.ChannelAlimTalk, herald.ChannelSMS, herald.ChannelLMS, herald.ChannelMMS:
+		return herald.ChannelName(service)
+	}
+	return "other"
+}
+
+// maxCodeLabels bounds the code label: codes come from outside, and each
+// new value is a series kept for the life of the process.
+const maxCodeLabels = 100
+
+// codeLabels hands out code labels: a short alphanumeric code as itself
+// while fewer than maxCodeLabels are known, "other" for the rest.
+type codeLabels struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (c *codeLabels) label(code string) string {
+	if len(code) == 0 || len(code) > 8 {
+		return "other"
+	}
+	for _, b := range []byte(code) {
+		if !('0' <= b && b <= '9' || 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z') {
+			return "other"
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if !c.seen[code] && len(c.seen) >= maxCodeLabels {
+		return "other"
+	}
+	c.seen[code] = true
+	return code
 }

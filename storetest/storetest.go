@@ -64,6 +64,9 @@ func Run(t *testing.T, newStore NewStore) {
 		"FallbackHistory":         testFallbackHistory,
 		"MessagesIdempotent":      testMessagesIdempotent,
 		"MessagesCampaign":        testMessagesCampaign,
+		"FindRecipients":          testFindRecipients,
+		"RecipientReports":        testRecipientReports,
+		"GetRecipient":            testGetRecipient,
 		"Reports":                 func(t *testing.T, _ herald.Store) { runReports(t, newStore) },
 	}
 	maps.Copy(tests, countsAndRetryTests) // counts.go, retry.go

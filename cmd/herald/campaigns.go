@@ -38,6 +38,8 @@ func newCampaignsCmd() *cobra.Command {
 		newCampaignActionCmd("clone", "Copy a campaign (template, audience, settings) as a new draft", (*heraldhttp.Client).CloneCampaign),
 		newCampaignsFailuresCmd(),
 		newCampaignsRetryCmd(),
+		newCampaignsRecipientCmd(),
+		newCampaignsExportCmd(),
 	)
 	return cmd
 }
@@ -335,25 +337,33 @@ func share(n, total int) string {
 }
 
 func newCampaignsRecipientsCmd() *cobra.Command {
-	var after int64
-	var limit int
+	var f herald.RecipientFilter
+	var states []string
 	cmd := &cobra.Command{
 		Use:   "recipients ID",
-		Short: "List a campaign's recipients, a page at a time",
-		Args:  cobra.ExactArgs(1),
+		Short: "List a campaign's recipients, a page at a time, filtered by state, code, channel, phone or member",
+		Example: `  herald campaigns recipients 12 --state FAILED --code 63019
+  herald campaigns recipients 12 --phone 010-1234-5678
+  herald campaigns recipients 12 --channel SMS --after 5000`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, id, err := campaignClient(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			rs, next, err := cl.ListRecipients(cmd.Context(), id, after, limit)
+			f.CampaignID = id
+			for _, s := range states {
+				f.States = append(f.States, herald.RecipientState(strings.ToUpper(s)))
+			}
+			rs, next, err := cl.FindRecipients(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
 			return output(cmd, rs, func(w io.Writer) {
-				row(w, "ID", "MEMBER", "PHONE", "STATE", "ATTEMPTS", "RESULT", "UPDATED")
+				row(w, "ID", "MEMBER", "PHONE", "STATE", "CHANNEL", "ATTEMPTS", "RESULT", "UPDATED")
 				for _, r := range rs {
-					row(w, r.ID, r.MemberID, r.Phone, r.State, r.Attempts, orDash(strings.TrimSpace(r.ResultCode+" "+r.ResultText)), fmtTime(r.UpdatedAt))
+					row(w, r.ID, r.MemberID, r.Phone, r.State, orDash(herald.ChannelName(r.Channel)), r.Attempts,
+						orDash(cell(strings.TrimSpace(r.ResultCode+" "+r.ResultText), 60)), fmtTime(r.UpdatedAt))
 				}
 				if next != 0 {
 					fmt.Fprintf(w, "(more: --after %d)\n", next)
@@ -361,7 +371,65 @@ func newCampaignsRecipientsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().Int64Var(&after, "after", 0, "list recipients with ids above this one")
-	cmd.Flags().IntVar(&limit, "limit", 100, "recipients per page (at most 1000)")
+	fl := cmd.Flags()
+	fl.Int64Var(&f.AfterID, "after", 0, "list recipients with ids above this one")
+	fl.IntVar(&f.Limit, "limit", 100, "recipients per page (at most 1000)")
+	fl.StringSliceVar(&states, "state", nil, "only these states (comma-separated or repeated): PENDING, SENDING, RETRY_WAIT, ACCEPTED, DELIVERED, FAILED, SKIPPED, UNKNOWN, CANCELLED")
+	fl.StringVar(&f.Code, "code", "", "only this result code (63019, A000, IN_DOUBT, NO_REPORT…)")
+	fl.StringVar(&f.Channel, "channel", "", "only this channel: AT, SMS, LMS or MMS")
+	fl.StringVar(&f.Phone, "phone", "", "only this phone number")
+	fl.StringVar(&f.MemberID, "member", "", "only this member id")
 	return leaf(cmd)
+}
+
+func newCampaignsRecipientCmd() *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "recipient ID RECIPIENT_ID",
+		Short: "Show one recipient: the message as sent and its history",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, id, err := campaignClient(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			rid, err := strconv.ParseInt(args[1], 10, 64)
+			if err != nil || rid <= 0 {
+				return herald.Invalid("RECIPIENT_ID", "recipient ids are positive integers, not %q", args[1])
+			}
+			d, err := cl.GetRecipient(cmd.Context(), id, rid)
+			if err != nil {
+				return err
+			}
+			return output(cmd, d, func(w io.Writer) { printRecipient(w, d) })
+		},
+	})
+}
+
+func printRecipient(w io.Writer, d herald.RecipientDetail) {
+	r := d.Recipient
+	row(w, "id", r.ID)
+	row(w, "member", r.MemberID)
+	row(w, "phone", r.Phone)
+	row(w, "state", r.State)
+	row(w, "result", orDash(strings.TrimSpace(r.ResultCode+" "+r.ResultText)))
+	row(w, "channel", orDash(herald.ChannelName(r.Channel)))
+	row(w, "msgKey", orDash(r.MsgKey))
+	if m := d.Message; m != nil {
+		row(w, "request", m.Key)
+		row(w, "template", m.TemplateCode)
+		if m.Title != "" {
+			row(w, "title", m.Title)
+		}
+		row(w, "text", cell(m.Text, 200))
+		if m.Fallback != nil {
+			row(w, "fallback", m.Fallback.Kind+": "+cell(m.Fallback.Text, 180))
+		}
+	} else {
+		row(w, "message", "- (not sent)")
+	}
+	fmt.Fprintln(w)
+	row(w, "AT", "EVENT", "DETAIL")
+	for _, ev := range d.History {
+		row(w, fmtTime(ev.At), ev.Event, cell(ev.Detail, 120))
+	}
 }

@@ -115,6 +115,9 @@ type demo struct {
 	store  *sqlite.Store
 	mock   *mockprovider.Server
 	apiURL string
+	// reg receives every metric (a new registry when nil), so that a test
+	// can read /metrics after the run.
+	reg *prometheus.Registry
 }
 
 func runDemo(ctx context.Context, cfg demoConfig, progress io.Writer) (verdict, error) {
@@ -149,7 +152,10 @@ func (d *demo) run(ctx context.Context, progress io.Writer) (verdict, error) {
 		}
 		defer stopMock()
 	}
-	reg := heraldhttp.NewRegistry()
+	reg := d.reg
+	if reg == nil {
+		reg = heraldhttp.NewRegistry()
+	}
 	stopAPI, backlog, err := d.startAPI(ctx, ln, reg)
 	if err != nil {
 		return verdict{}, err

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/progress"
 )
 
 // verdict is what the demo prints at the end.
@@ -260,55 +260,18 @@ herald demo: %s
 	}
 }
 
-// progress draws one line, redrawn in place on a terminal.
-type progress struct {
-	w       io.Writer
-	start   time.Time
-	samples []sample
-	tty     bool
-	last    time.Time
+// campaignBar draws a campaign's progress: recipients the dispatcher is
+// done with, of the total, and how many await their report.
+type campaignBar struct{ bar *progress.Bar }
+
+func newProgress(w io.Writer) *campaignBar {
+	b := progress.NewBar(newPrinter(w))
+	b.Unit, b.Every = "sent", 2*time.Second
+	return &campaignBar{bar: b}
 }
 
-type sample struct {
-	at   time.Time
-	sent int
+func (p *campaignBar) draw(sent, total, awaiting int) {
+	p.bar.Draw(int64(sent), int64(total), fmt.Sprintf("(%d awaiting report)", awaiting))
 }
 
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, start: time.Now(), tty: isTerminal(w)}
-}
-
-func (p *progress) draw(sent, total, awaiting int) {
-	now := time.Now()
-	p.samples = append(p.samples, sample{now, sent})
-	for len(p.samples) > 1 && now.Sub(p.samples[0].at) > 5*time.Second {
-		p.samples = p.samples[1:]
-	}
-	rate := 0.0
-	if first := p.samples[0]; now.Sub(first.at) > 0 {
-		rate = float64(sent-first.sent) / now.Sub(first.at).Seconds()
-	}
-	eta := "--"
-	if rate > 0 && total > sent {
-		eta = (time.Duration(float64(total-sent)/rate) * time.Second).Round(time.Second).String()
-	}
-	const width = 30
-	filled := 0
-	if total > 0 {
-		filled = width * sent / total
-	}
-	line := fmt.Sprintf("[%s%s] %d/%d sent %5.1f/s ETA %s, %d awaiting report",
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), sent, total, rate, eta, awaiting)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%-100s", line)
-	} else if now.Sub(p.last) >= 2*time.Second {
-		fmt.Fprintln(p.w, line)
-		p.last = now
-	}
-}
-
-func (p *progress) done() {
-	if p.tty {
-		fmt.Fprintln(p.w)
-	}
-}
+func (p *campaignBar) done() { p.bar.Done() }

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/internal/progress"
 )
 
 func newMembersCmd() *cobra.Command {
@@ -59,15 +64,22 @@ func importMembers(cmd *cobra.Command, path, format string) error {
 		return err
 	}
 	var r io.Reader = cmd.InOrStdin()
+	var size int64 // 0: unknown (standard input)
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 		r = f
 	}
-	res, err := c.ImportMembers(cmd.Context(), r, ct)
+	read := &readCounter{r: r}
+	stop := showProgress(cmd.ErrOrStderr(), func(b *progress.Bar) { read.draw(b, size, ct == "text/csv") }, "")
+	res, err := c.ImportMembers(cmd.Context(), read, ct)
+	stop()
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
@@ -167,4 +179,37 @@ func printMember(w io.Writer, m herald.Member) {
 	row(w, "status", m.Status)
 	row(w, "attributes", orDash(pairs(m.Attributes)))
 	row(w, "updated", fmtTime(m.UpdatedAt))
+}
+
+// readCounter counts the bytes and lines of an upload as the client reads
+// them, for the import's progress bar.
+type readCounter struct {
+	r            io.Reader
+	bytes, lines atomic.Int64
+	start        time.Time
+	once         sync.Once
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	c.once.Do(func() { c.start = time.Now() })
+	n, err := c.r.Read(p)
+	c.bytes.Add(int64(n))
+	c.lines.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
+	return n, err
+}
+
+// draw shows bytes sent of size, with the rows (lines, less a CSV header)
+// and their rate since the start.
+func (c *readCounter) draw(b *progress.Bar, size int64, header bool) {
+	b.Amount = progress.Bytes
+	rows := c.lines.Load()
+	if header && rows > 0 {
+		rows--
+	}
+	extra := fmt.Sprintf("%d rows", rows)
+	c.once.Do(func() { c.start = time.Now() })
+	if s := time.Since(c.start).Seconds(); s > 0 {
+		extra += fmt.Sprintf(" (%.0f rows/s)", float64(rows)/s)
+	}
+	b.Draw(c.bytes.Load(), size, extra)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/heraldhq/herald/internal/progress"
 	"github.com/heraldhq/herald/loadtest/scenario"
 )
 
@@ -38,6 +39,7 @@ type watcher struct {
 	behindRun   int
 	warned      bool
 	peak        uint64
+	line        *progress.Printer
 }
 
 func (w *watcher) run(ctx context.Context) {
@@ -46,8 +48,8 @@ func (w *watcher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			if w.out != nil && w.tty && w.ticks > 0 {
-				fmt.Fprintln(w.out)
+			if w.line != nil {
+				w.line.End()
 			}
 			return
 		case <-t.C:
@@ -100,11 +102,10 @@ func (w *watcher) print(now time.Duration, rate float64) {
 		w.sched.Phases()[i].Name, i+1, len(w.sched.Phases()), now.Seconds(), w.sched.Duration().Seconds(),
 		w.sched.Rate(now), rate, fmtLatency(last.hist.quantile(0.5)), fmtLatency(last.hist.quantile(0.99)),
 		all.errors, fmtPercent(finite(cpu)))
-	if w.tty {
-		fmt.Fprint(w.out, "\r\033[K"+line)
-		return
+	if w.line == nil {
+		w.line = progress.NewPrinter(w.out, w.tty, 0)
 	}
-	fmt.Fprintln(w.out, line)
+	w.line.Print(line)
 }
 
 // fmtLatency prints a latency in milliseconds, "-" for none.

@@ -1,0 +1,82 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// FindRecipients pages through a campaign's recipients that match f.
+func (s *Store) FindRecipients(ctx context.Context, f herald.RecipientFilter) ([]herald.Recipient, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("recipients of campaign %d", f.CampaignID)
+	where, args := recipientWhere(f)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE `+where+` ORDER BY id LIMIT ?`,
+		append(args, f.Limit)...)
+	if err != nil {
+		return nil, translate(err, what)
+	}
+	return scanRecipients(rows)
+}
+
+// recipientWhere is the filter as a WHERE clause with ? placeholders.
+func recipientWhere(f herald.RecipientFilter) (string, []any) {
+	conds := []string{"campaign_id = ?", "id > ?"}
+	args := []any{f.CampaignID, f.AfterID}
+	if len(f.States) > 0 {
+		conds = append(conds, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	for _, c := range []struct{ col, v string }{{"result_code", f.Code}, {"channel", f.Channel}, {"phone", f.Phone}, {"member_id", f.MemberID}} {
+		if c.v != "" {
+			conds = append(conds, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// RecipientReports lists the reports matched to a recipient, oldest first.
+func (s *Store) RecipientReports(ctx context.Context, recipientID int64) ([]herald.Report, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT msg_key, ref, service_type, report_type, report_code, report_text,
+			report_time FROM reports WHERE recipient_id = ? ORDER BY id`, recipientID)
+	if err != nil {
+		return nil, translate(err, "reports of a recipient")
+	}
+	defer rows.Close()
+	out := []herald.Report{}
+	for rows.Next() {
+		var r herald.Report
+		var at int64
+		if err := rows.Scan(&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &at); err != nil {
+			return nil, fmt.Errorf("scan report: %w", err)
+		}
+		r.ReportTime = time.UnixMilli(at).UTC()
+		out = append(out, r)
+	}
+	return out, translate(rows.Err(), "reports of a recipient")
+}
+
+// GetRecipient reads one recipient of a campaign.
+func (s *Store) GetRecipient(ctx context.Context, campaignID, id int64) (herald.Recipient, error) {
+	what := fmt.Sprintf("recipient %d of campaign %d", id, campaignID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE id = ? AND campaign_id = ?`, id, campaignID)
+	if err != nil {
+		return herald.Recipient{}, translate(err, what)
+	}
+	rs, err := scanRecipients(rows)
+	if err != nil {
+		return herald.Recipient{}, translate(err, what)
+	}
+	if len(rs) == 0 {
+		return herald.Recipient{}, fmt.Errorf("%s: %w", what, herald.ErrNotFound)
+	}
+	return rs[0], nil
+}
