@@ -103,6 +103,12 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	if s.requireApprover {
 		req.Draft = true // two-person rule: nothing is scheduled by its creator alone
 	}
+	s.storeCampaign(w, r, req)
+}
+
+// storeCampaign checks req, stores it as created by the request's token and
+// answers 201 with the campaign.
+func (s *Server) storeCampaign(w http.ResponseWriter, r *http.Request, req campaignRequest) {
 	c, err := s.newCampaign(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -155,17 +161,9 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := campaignID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if c, ok := s.pathCampaign(w, r); ok {
+		writeJSON(w, http.StatusOK, c)
 	}
-	c, err := s.store.GetCampaign(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) patchCampaign(w http.ResponseWriter, r *http.Request) {

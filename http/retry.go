@@ -72,11 +72,6 @@ type retryRequest struct {
 // template, variables and rate, to the members chosen (Store.RetryCampaign),
 // starting now.
 func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := campaignID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var req retryRequest
 	if r.ContentLength != 0 {
 		if err := decodeJSON(w, r, maxJSONBytes, &req); err != nil {
@@ -84,11 +79,11 @@ func (s *Server) retryCampaign(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	src, err := s.store.GetCampaign(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
+	src, ok := s.pathCampaign(w, r)
+	if !ok {
 		return
 	}
+	id := src.ID
 	sel, err := s.retrySelection(r.Context(), id, req)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -58,14 +57,8 @@ func withFingerprint(r *http.Request, fp string) *http.Request {
 // reviewCampaign answers POST /v1/campaigns/{id}/review: what the campaign
 // will do, before anything is sent (see internal/review).
 func (s *Server) reviewCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := campaignID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.store.GetCampaign(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
+	c, ok := s.pathCampaign(w, r)
+	if !ok {
 		return
 	}
 	rev, err := review.Campaign(r.Context(), s.store, c, s.sending, s.now().UTC())
@@ -79,23 +72,18 @@ func (s *Server) reviewCampaign(w http.ResponseWriter, r *http.Request) {
 // approveCampaign schedules a draft. With RequireApprover the approving
 // token must not be the one that created it (two-person rule).
 func (s *Server) approveCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := campaignID(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	c, ok := s.pathCampaign(w, r)
+	if !ok {
 		return
 	}
-	c, err := s.store.GetCampaign(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	id := c.ID
 	fp := TokenFingerprint(r.Context())
 	if s.requireApprover && (c.CreatedBy == "" || c.CreatedBy == fp) {
 		s.writeError(w, r, apiError(http.StatusForbidden, CodeForbidden,
 			"campaign %d was created with this token: another admin token must approve it (--require-approver)", id))
 		return
 	}
-	c, err = s.store.ApproveCampaign(r.Context(), id, fp, s.now().UTC())
+	c, err := s.store.ApproveCampaign(r.Context(), id, fp, s.now().UTC())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -106,16 +94,11 @@ func (s *Server) approveCampaign(w http.ResponseWriter, r *http.Request) {
 // cloneCampaign makes a new draft with the same template, audience,
 // variables, rate and send window, created by the calling token.
 func (s *Server) cloneCampaign(w http.ResponseWriter, r *http.Request) {
-	id, err := campaignID(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	src, ok := s.pathCampaign(w, r)
+	if !ok {
 		return
 	}
-	src, err := s.store.GetCampaign(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	id := src.ID
 	if src.Kind == herald.KindMessages {
 		s.writeError(w, r, herald.Conflict("campaign %d carries one-off messages; it cannot be cloned", id))
 		return
@@ -126,18 +109,7 @@ func (s *Server) cloneCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	req := campaignRequest{Name: name + " (copy)", TemplateCode: src.TemplateCode, Audience: src.Audience,
 		Variables: src.Variables, TPS: src.TPS, SendWindow: src.SendWindow, Draft: true}
-	c, err := s.newCampaign(r.Context(), req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c.CreatedBy = TokenFingerprint(r.Context())
-	if c, err = s.store.CreateCampaign(r.Context(), c); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", fmt.Sprintf("/v1/campaigns/%d", c.ID))
-	writeJSON(w, http.StatusCreated, c)
+	s.storeCampaign(w, r, req)
 }
 
 // ReviewCampaign asks what the campaign will do before anything is sent.
@@ -156,4 +128,20 @@ func (c *Client) ApproveCampaign(ctx context.Context, id int64) (herald.Campaign
 func (c *Client) CloneCampaign(ctx context.Context, id int64) (herald.Campaign, error) {
 	var out herald.Campaign
 	return out, c.send(ctx, http.MethodPost, campaignPath(id, "/clone"), nil, &out)
+}
+
+// pathCampaign reads the campaign of the request's {id}; on a bad id or a
+// failed read it has answered already and reports false.
+func (s *Server) pathCampaign(w http.ResponseWriter, r *http.Request) (herald.Campaign, bool) {
+	id, err := campaignID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return herald.Campaign{}, false
+	}
+	c, err := s.store.GetCampaign(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return herald.Campaign{}, false
+	}
+	return c, true
 }
