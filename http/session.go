@@ -233,8 +233,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		Name: SessionCookie, Value: value, Path: "/", Expires: sess.expires, MaxAge: int(s.sessions.ttl.Seconds()),
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode,
 	})
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, sessionInfo{CSRFToken: sess.csrf(), ExpiresAt: sess.expires.UTC()})
+	writeSession(w, http.StatusCreated, sess)
 }
 
 // getSession tells the page whether it is signed in, and its CSRF token.
@@ -244,8 +243,13 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		s.unauthorized(w, r)
 		return
 	}
+	writeSession(w, http.StatusOK, sess)
+}
+
+// writeSession answers the session's CSRF token and expiry, never cached.
+func writeSession(w http.ResponseWriter, status int, sess session) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, sessionInfo{CSRFToken: sess.csrf(), ExpiresAt: sess.expires.UTC()})
+	writeJSON(w, status, sessionInfo{CSRFToken: sess.csrf(), ExpiresAt: sess.expires.UTC()})
 }
 
 // signOut ends the session; like every cookie write it needs the CSRF token.

@@ -89,8 +89,7 @@ which is then handed out again (nothing is acknowledged).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DB, "db", "sqlite:herald.db", "database whose open campaigns' templates to check: sqlite:PATH, postgres://… or mysql://…")
-	f.StringVar(&cfg.ProviderURL, "provider-url", "", "base URL of the provider's API (Bizgo), e.g. https://mars.ibapi.kr")
-	f.StringVar(&cfg.ProviderKey, "provider-key", "", "the provider's API key (never logged)")
+	addProviderAPIFlags(f, &cfg.ProviderURL, &cfg.ProviderKey)
 	f.StringVar(&cfg.SenderKey, "sender-key", "", "Kakao sender key serve sends with; empty checks each template's own")
 	f.StringVar(&cfg.Reports, "reports", reportsWebhook, "the report method serve runs with: webhook or polling")
 	f.StringVar(&cfg.Secret, "report-secret", "", "the webhook signing secret serve runs with (only whether it is set is checked)")

@@ -43,8 +43,7 @@ type sendConfig struct {
 }
 
 func (c *sendConfig) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&c.ProviderURL, "provider-url", "", "base URL of the provider's API (Bizgo), e.g. https://mars.ibapi.kr")
-	f.StringVar(&c.ProviderKey, "provider-key", "", "the provider's API key (never logged)")
+	addProviderAPIFlags(f, &c.ProviderURL, &c.ProviderKey)
 	f.StringVar(&c.SenderKey, "sender-key", "", "Kakao sender key to send with; empty uses each template's own")
 	f.IntVar(&c.TPS, "tps", 200, "most recipients per second per sender key, across campaigns (the provider's account limit); 0 for no global cap")
 	f.IntVar(&c.Workers, "workers", 64, "provider requests in flight at once")
@@ -146,4 +145,11 @@ func startSending(ctx context.Context, c sendConfig, store herald.Store, log *sl
 		defer closeRedis()
 		return d.Stop(ctx)
 	}, nil
+}
+
+// addProviderAPIFlags adds the provider's address and key: serve and demo
+// (through sendConfig), templates sync and doctor.
+func addProviderAPIFlags(f *pflag.FlagSet, url, key *string) {
+	f.StringVar(url, "provider-url", "", "base URL of the provider's API (Bizgo), e.g. https://mars.ibapi.kr")
+	f.StringVar(key, "provider-key", "", "the provider's API key (never logged)")
 }

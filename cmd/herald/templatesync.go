@@ -85,8 +85,7 @@ run it periodically with --template-sync-interval.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DB, "db", "sqlite:herald.db", "database: sqlite:PATH, postgres://USER@HOST/DB or mysql://USER:PASS@HOST:3306/DB")
-	f.StringVar(&cfg.ProviderURL, "provider-url", "", "base URL of the provider's API (Bizgo), e.g. https://mars.ibapi.kr")
-	f.StringVar(&cfg.ProviderKey, "provider-key", "", "the provider's API key (never logged)")
+	addProviderAPIFlags(f, &cfg.ProviderURL, &cfg.ProviderKey)
 	f.StringVar(&cfg.SenderKey, "sender-key", "", "Kakao sender key whose templates to pull")
 	f.DurationVar(&cfg.Timeout, "provider-timeout", infobank.DefaultTimeout, "longest wait for one provider answer")
 	f.BoolVar(&cfg.Replace, "replace", false, "overwrite templates registered by hand whose content differs from the provider's copy")
