@@ -171,3 +171,73 @@ func TestCampaignsShareOneKey(t *testing.T) {
 		})
 	}
 }
+
+// TestOneOffInDoubtResentUnderItsKey: a one-off message whose answer is lost
+// (the provider took it) is resent only as the same request under the same
+// key, so the provider drops the copy: every message reaches it once, under
+// one key, and ends ACCEPTED.
+func TestOneOffInDoubtResentUnderItsKey(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+		s := open(t)
+		f := setup(t, s, 5, 100, nil)
+		f.fake.decide = whole(func(call int, _ herald.SendBatch) herald.OutcomeKind {
+			if call%2 == 1 {
+				return herald.InDoubt // taken, answer lost
+			}
+			return herald.Accepted
+		})
+		f.start(t, dispatch.Config{GlobalTPS: 200, Workers: 4})
+		const n = 20
+		var ids []int64
+		for i := range n {
+			m := herald.Message{IdempotencyKey: fmt.Sprintf("reset-%d", i), TemplateCode: "SHIP",
+				Phone: fmt.Sprintf("0108%07d", i), Variables: map[string]string{"name": fmt.Sprintf("손님%d", i), "order": fmt.Sprint(i)}}
+			got, _, err := s.CreateMessage(t.Context(), m, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, got.ID)
+		}
+		waitUntil(t, "every message accepted", func() bool {
+			for _, id := range ids {
+				m, err := s.GetMessage(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Result.State != herald.RecipientAccepted {
+					return false
+				}
+			}
+			return true
+		})
+		f.waitState(t, herald.CampaignCompleted)
+		f.fake.check(t)
+		var refs []string
+		for _, id := range ids {
+			m, err := s.GetMessage(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, m.Result.MessageID)
+		}
+		f.fake.mu.Lock()
+		defer f.fake.mu.Unlock()
+		for id, keys := range f.fake.keysOf {
+			if len(keys) != 1 {
+				t.Errorf("message %s went out under %d keys: %v", id, len(keys), keys)
+			}
+		}
+		resent := 0
+		for _, ref := range refs {
+			for key := range f.fake.keysOf[ref] {
+				if f.fake.sends[key] > 1 {
+					resent++
+				}
+			}
+		}
+		if resent == 0 {
+			t.Error("no one-off request was resent: no answer was lost, the test proved nothing")
+		}
+	})
+}
