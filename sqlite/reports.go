@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -56,15 +57,16 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 	var res herald.ReportResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = herald.ReportResult{}
-		apply, err := newApplier(ctx, tx, now)
+		apply, err := s.newApplier(ctx, tx, now)
 		if err != nil {
 			return err
 		}
 		defer apply.close()
 		matched := 0
-		for start := 0; start < len(reports); start += reportChunk {
-			chunk := reports[start:min(start+reportChunk, len(reports))]
-			recipients, err := insertReports(ctx, tx, chunk, now, &res)
+		for start := 0; start < len(reports); {
+			chunk := reports[start : start+chunkSize(len(reports)-start)]
+			start += len(chunk)
+			recipients, err := s.insertReports(ctx, tx, chunk, now, &res)
 			if err != nil {
 				return err
 			}
@@ -88,13 +90,32 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 	return res, nil
 }
 
-// reportChunk reports go in one INSERT (9 parameters each).
-const reportChunk = 200
+// A batch is stored in chunks of a power of two reports, at most
+// maxReportChunk (9 parameters each), so that a handful of statement texts
+// serve every batch and each is parsed once (stmtCache).
+const maxReportChunk = 256
+
+// chunkSize is the largest power of two not above n or maxReportChunk.
+func chunkSize(n int) int {
+	c := maxReportChunk
+	for c > n {
+		c >>= 1
+	}
+	return c
+}
+
+// insertReportsSQL holds the INSERT of a chunk of 1 << i reports.
+var insertReportsSQL = func() (q [9]string) {
+	for i := range q {
+		q[i] = insertReportsQuery(1 << i)
+	}
+	return q
+}()
 
 // insertReports stores a chunk, skipping copies, and returns for each
 // report the recipient it matched (0: none, held, or a copy), counting
 // copies, unmatched and held reports in res.
-func insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now time.Time, res *herald.ReportResult) ([]int64, error) {
+func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now time.Time, res *herald.ReportResult) ([]int64, error) {
 	args := make([]any, 0, 1+9*len(chunk))
 	args = append(args, ms(now))
 	index := make(map[reportKey]int, len(chunk)) // first place of each key in the chunk
@@ -104,23 +125,12 @@ func insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now t
 			index[keyOf(r)] = i
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
-			report_code, report_text, report_time, raw, received_at, next_match_at)
-		SELECT CASE WHEN NOT m.held THEN m.id END, m.msg_key, m.ref, m.service_type, m.report_type, m.report_code,
-			m.report_text, m.report_time, m.raw, ?1, CASE WHEN m.id IS NULL AND NOT m.held THEN ?1 END
-		-- One look-up by ref serves both the match and the contradiction.
-		FROM (SELECT v.column1 AS ord, v.column2 AS ref, v.column3 AS msg_key, v.column4 AS service_type,
-				v.column5 AS report_type, v.column6 AS report_code, v.column7 AS report_text, v.column8 AS report_time,
-				v.column9 AS raw,
-				COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = v.column3 ORDER BY r.id LIMIT 1)) AS id,
-				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> v.column3 AND v.column3 <> v.column2, false) AS held
-			FROM (VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")+`) v
-			LEFT JOIN recipients byref ON byref.message_id = v.column2) m
-		WHERE true -- lets SQLite parse the upsert clause after a SELECT
-		ORDER BY m.ord
-		ON CONFLICT DO NOTHING
-		RETURNING recipient_id, next_match_at IS NOT NULL, msg_key, service_type, report_type, report_code, report_time`,
-		args...)
+	st, err := s.stmts.stmt(ctx, tx, insertReportsSQL[bits.TrailingZeros(uint(len(chunk)))])
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +161,27 @@ func insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now t
 	return recipients, nil
 }
 
+// insertReportsQuery stores n reports, skipping copies, and returns each
+// stored one with the recipient it matched.
+func insertReportsQuery(n int) string {
+	return `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
+			report_code, report_text, report_time, raw, received_at, next_match_at)
+		SELECT CASE WHEN NOT m.held THEN m.id END, m.msg_key, m.ref, m.service_type, m.report_type, m.report_code,
+			m.report_text, m.report_time, m.raw, ?1, CASE WHEN m.id IS NULL AND NOT m.held THEN ?1 END
+		-- One look-up by ref serves both the match and the contradiction.
+		FROM (SELECT v.column1 AS ord, v.column2 AS ref, v.column3 AS msg_key, v.column4 AS service_type,
+				v.column5 AS report_type, v.column6 AS report_code, v.column7 AS report_text, v.column8 AS report_time,
+				v.column9 AS raw,
+				COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = v.column3 ORDER BY r.id LIMIT 1)) AS id,
+				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> v.column3 AND v.column3 <> v.column2, false) AS held
+			FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + `) v
+			LEFT JOIN recipients byref ON byref.message_id = v.column2) m
+		WHERE true -- lets SQLite parse the upsert clause after a SELECT
+		ORDER BY m.ord
+		ON CONFLICT DO NOTHING
+		RETURNING recipient_id, next_match_at IS NOT NULL, msg_key, service_type, report_type, report_code, report_time`
+}
+
 // reportKey is a report's identity as stored: a copy has the same.
 type reportKey struct {
 	msgKey, service, typ, code string
@@ -178,8 +209,8 @@ type applier struct {
 	moved map[int64]bool
 }
 
-func newApplier(ctx context.Context, tx *sql.Tx, now time.Time) (*applier, error) {
-	stmt, err := tx.PrepareContext(ctx, applyReport)
+func (s *Store) newApplier(ctx context.Context, tx *sql.Tx, now time.Time) (*applier, error) {
+	stmt, err := s.stmts.stmt(ctx, tx, applyReport)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +261,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 			return err
 		}
 		defer upd.Close()
-		apply, err := newApplier(ctx, tx, now)
+		apply, err := s.newApplier(ctx, tx, now)
 		if err != nil {
 			return err
 		}

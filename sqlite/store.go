@@ -32,6 +32,8 @@ type Store struct {
 	r *sql.DB // readers, which WAL lets run beside the writer
 
 	instanceID string // meta.instance_id, read once at Open
+
+	stmts stmtCache // the writer's hot statements, parsed once
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -60,6 +62,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	if s.instanceID, err = s.loadInstanceID(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.stmts, err = prepareStmts(ctx, s.w, append(insertReportsSQL[:], applyReport)...); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -144,7 +150,46 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.w.Close(), s.r.Close())
+	return errors.Join(s.stmts.close(), s.w.Close(), s.r.Close())
+}
+
+// stmtCache keeps the writer's hot statements prepared, by their text:
+// SQLite parses a statement in about the time it runs it, and the report
+// path runs the same few all day. They are prepared at Open: preparing on
+// the writer needs its one connection, which a transaction holds.
+type stmtCache struct {
+	m map[string]*sql.Stmt
+}
+
+func prepareStmts(ctx context.Context, db *sql.DB, queries ...string) (stmtCache, error) {
+	c := stmtCache{m: make(map[string]*sql.Stmt, len(queries))}
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return c, errors.Join(fmt.Errorf("prepare: %w", err), c.close())
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+// stmt is query in tx, without parsing it again; a query not prepared at
+// Open is an error of this package.
+func (c *stmtCache) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, ok := c.m[query]
+	if !ok {
+		return nil, errors.New("sqlite: statement not prepared at Open")
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+func (c *stmtCache) close() error {
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
 }
 
 // tx runs fn in one write transaction.

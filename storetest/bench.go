@@ -1,0 +1,49 @@
+package storetest
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// processCPU is the user and system time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchApplyReports measures ApplyReports with batches of unmatched seed
+// reports (the webhook benchmark's load), per report:
+//
+//	go test -run '^$' -bench ApplyReports ./sqlite ./postgres ./mysql
+func BenchApplyReports(b *testing.B, store herald.Store) {
+	for _, size := range []int{37, 100, 500} {
+		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
+			at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
+			batch := make([]herald.Report, size)
+			n := 0
+			cpu0 := processCPU()
+			for b.Loop() {
+				for i := range batch {
+					id := fmt.Sprintf("bench-%d-%d", size, n)
+					n++
+					batch[i] = herald.Report{MsgKey: id, Ref: id, Code: "SUC", ReportTime: at,
+						Raw: []byte(`{"messageId":"` + id + `","resultCode":"SUC","errorText":"","reportTime":"2026-11-25 10:30:02","brandtalkType":"","ref":""}`)}
+				}
+				if _, err := store.ApplyReports(b.Context(), batch, at); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/report")
+			// CPU of this process (for SQLite, the whole store): steadier
+			// than wall time on a shared machine.
+			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(n), "cpu-ns/report")
+		})
+	}
+}
