@@ -104,24 +104,31 @@ func (in *Ingest) poisoned(ctx context.Context, pos recordPos, err error) bool {
 
 // takeApart commits a poison record's reports one at a time and returns
 // how many were stored. Those that fail go to quarantine at once when
-// another one committed (the database takes writes: the fault is theirs)
-// or when they all panicked; otherwise they become the pass's suspect,
-// settled by the next commit.
+// another one committed (the database takes writes: the fault is theirs,
+// and the pass's suspect's too) or when they all panicked; otherwise they
+// become the pass's suspect, settled by the next commit.
 func (in *Ingest) takeApart(ctx context.Context, pos recordPos, batch []herald.Report, p *replayPass) (int, error) {
 	stored, panicked, refused, err := in.commitEach(ctx, batch)
 	switch {
-	case len(panicked)+len(refused) == 0:
-		return stored, nil
-	case stored > 0:
+	case stored > 0 && len(refused) > 0:
 		// A second chance for the refused: the database may have come
 		// back in the middle of the record.
 		more, panickedAgain, stillRefused, retryErr := in.commitEach(ctx, refused)
-		failed := append(append(panicked, panickedAgain...), stillRefused...)
-		return stored + more, in.quarantine(ctx, pos, failed, cmpErr(retryErr, err))
-	case len(refused) == 0:
-		return stored, in.quarantine(ctx, pos, panicked, err)
+		stored += more
+		panicked, refused, err = append(panicked, panickedAgain...), stillRefused, cmpErr(retryErr, err)
+	case len(refused) > 0:
+		if p.suspect != nil { // two records failing alone: the database refuses writes
+			return stored, err
+		}
+		p.suspect = &suspect{pos: pos, panicked: panicked, refused: refused, err: err}
+		return stored, nil
 	}
-	p.suspect = &suspect{pos: pos, panicked: panicked, refused: refused, err: err}
+	if err := in.quarantine(ctx, pos, append(panicked, refused...), err); err != nil {
+		return stored, err
+	}
+	if stored > 0 && p.suspect != nil {
+		return stored, in.settleSuspect(ctx, p)
+	}
 	return stored, nil
 }
 

@@ -351,3 +351,41 @@ func TestQuarantineCrashPoints(t *testing.T) {
 		t.Fatalf("the poison report stored %d times", n)
 	}
 }
+
+// TestSpoolTwoPoisonRecordsInARow: a lone refused record followed by a
+// lone panicking one: the panic is quarantined at once (a bug, whatever
+// the database does), the refused one once a later record commits.
+func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
+	t.Parallel()
+	const bad, bug = "Q-2-BAD", "Q-2-BUG"
+	db := newSQLite(t)
+	f := &flakyStore{Store: db}
+	f.down.Store(true)
+	rs := &refuseStore{Store: &panicStore{Store: f, marked: bug, committed: map[string]int{}}, marked: bad}
+	dir := t.TempDir()
+	var logs lockedBuffer
+	in, _ := startLoggedIngest(t, rs, ingest.Config{SpoolDir: dir, BatchSize: 1}, &logs)
+	for _, k := range []string{"Q-2-G1", bad, bug} {
+		if err := in.Submit(context.Background(), rep(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.down.Store(false)
+	eventually(t, "the panicking record quarantined", func() bool { return in.Status().Spool.QuarantinedBatches == 1 })
+	if !in.Spooling() {
+		t.Fatal("the spool drained with the refused record not settled")
+	}
+	if err := in.Submit(context.Background(), rep("Q-2-G2")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
+	if st := in.Status().Spool; st.QuarantinedBatches != 2 || st.QuarantinedReports != 2 {
+		t.Fatalf("status %+v, want both records quarantined", st)
+	}
+	wantStoredOnce(t, db, "Q-2-G1", "Q-2-G2")
+	for k, n := range rowsOf(t, db, bad, bug) {
+		if n != 0 {
+			t.Errorf("%s stored %d times", k, n)
+		}
+	}
+}

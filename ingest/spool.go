@@ -448,7 +448,9 @@ func (in *Ingest) replayRecord(ctx context.Context, pos recordPos, batch []heral
 		}
 		return len(batch), nil
 	}
-	if p.suspect != nil || !in.poisoned(ctx, pos, err) {
+	// With a suspect waiting, only a panic is the record's own fault: any
+	// other failure says the database still refuses writes.
+	if (p.suspect != nil && !errors.Is(err, errCommitPanic)) || !in.poisoned(ctx, pos, err) {
 		return 0, err
 	}
 	return in.takeApart(ctx, pos, batch, p)
