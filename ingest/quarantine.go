@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func (in *Ingest) takeApart(ctx context.Context, pos recordPos, batch []herald.R
 		// back in the middle of the record.
 		more, panickedAgain, stillRefused, retryErr := in.commitEach(ctx, refused)
 		stored += more
-		panicked, refused, err = append(panicked, panickedAgain...), stillRefused, cmpErr(retryErr, err)
+		panicked, refused, err = append(panicked, panickedAgain...), stillRefused, cmp.Or(retryErr, err)
 	case len(refused) > 0:
 		if p.suspect != nil { // two records failing alone: the database refuses writes
 			return stored, err
@@ -140,7 +141,7 @@ func (in *Ingest) settleSuspect(ctx context.Context, p *replayPass) error {
 	p.suspect = nil
 	_, panicked, refused, retryErr := in.commitEach(ctx, s.refused)
 	failed := append(append(s.panicked, panicked...), refused...)
-	if err := in.quarantine(ctx, s.pos, failed, cmpErr(retryErr, s.err)); err != nil {
+	if err := in.quarantine(ctx, s.pos, failed, cmp.Or(retryErr, s.err)); err != nil {
 		return err
 	}
 	for _, w := range p.waiting {
@@ -150,13 +151,6 @@ func (in *Ingest) settleSuspect(ctx context.Context, p *replayPass) error {
 	}
 	p.waiting = nil
 	return nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // commitEach commits reports one at a time: how many were stored, those

@@ -35,6 +35,8 @@ import (
 //
 // While the spool holds records not yet replayed it is "degraded": new
 // batches join the spool behind them rather than race them to the database.
+// A record that fails for a reason of its own is quarantined rather than
+// retried for ever (quarantine.go).
 
 // errSpoolFull refuses a batch that would take the spool past its bound.
 var errSpoolFull = errors.New("report spool full")
