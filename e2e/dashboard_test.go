@@ -137,6 +137,10 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("the page can read the session cookie (%q): it must be HttpOnly", c)
 	}
 
+	// The list page shows the report intake of this serve: webhook on, no spool.
+	until(t, ctx, "the report intake panel", `(document.querySelector('#intake-state [data-state]') || {dataset: {}}).dataset.state === 'no-spool'
+		&& document.querySelector('#intake-queue').textContent.endsWith('/ 10,000')`, 10*time.Second)
+
 	refusesOtherOrigins(t, ctx, base, camp.ID, client)
 
 	// The campaign page shows the progress advancing.

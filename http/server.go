@@ -19,6 +19,7 @@
 //	GET   /v1/campaigns/{id}/recipients?state=&code=&channel=&phone=&member=&after=ID&limit=N
 //	GET   /v1/campaigns/{id}/recipients/{rid}   the message as sent and the history
 //	GET   /v1/campaigns/{id}/recipients.csv?bom=1   every recipient, streamed
+//	GET   /v1/reports/intake              the report intake: queue, spool, quarantine
 //
 //	POST  /v1/session {"token"}           GET, DELETE /v1/session (dashboard sign-in)
 //
@@ -107,6 +108,7 @@ type Server struct {
 	readyMu         sync.Mutex
 	ready           []readyCheck
 	details         []readyDetail
+	intake          intakeSlot // shown by GET /v1/reports/intake
 }
 
 // readyDetail is a state /readyz names while the server is ready.
@@ -221,6 +223,7 @@ func (s *Server) routes() {
 	s.admin("POST /v1/campaigns/{id}/retry", s.retryCampaign)
 	s.admin("GET /v1/campaigns/{id}/recipients/{rid}", s.getRecipient)
 	s.admin("GET /v1/campaigns/{id}/recipients.csv", s.exportRecipients)
+	s.admin("GET "+PathIntake, s.getIntake)
 }
 
 // Handler returns the handler of every route, instrumented.

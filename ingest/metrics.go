@@ -17,6 +17,7 @@ type metrics struct {
 	spooled        prometheus.Counter
 	replayed       prometheus.Counter
 	spoolErrors    prometheus.Counter
+	quarantined    prometheus.Counter
 	committed      *prometheus.CounterVec
 	lateMatched    prometheus.Counter
 	commitErrors   prometheus.Counter
@@ -61,6 +62,10 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 			Name: "herald_report_spool_errors_total",
 			Help: "Batches the spool refused (full, or a write failed); their callers were refused.",
 		}),
+		quarantined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_report_spool_quarantined_total",
+			Help: "Spooled reports moved to a quarantine file because their commit kept failing (or panicked) while the database took others.",
+		}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_reports_committed_total",
 			Help: "Reports stored, by result: matched (moved a recipient), unmatched (kept for later), unchanged (duplicate or outranked), held (msgKey contradicts the one recorded for its ref: kept, not applied).",
@@ -94,6 +99,11 @@ func newMetrics(reg prometheus.Registerer, in *Ingest) (*metrics, error) {
 	}, []string{"channel", "code"})
 	cs := []prometheus.Collector{m.received, m.shed, m.timeouts, m.deduped, m.committed, m.lateMatched, m.commitErrors,
 		m.commitPanics, m.batchSize, m.commitDuration, m.byCode, m.slowCommits, m.spooled, m.replayed, m.spoolErrors,
+		m.quarantined,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_report_spool_quarantine_reports",
+			Help: "Reports in the spool directory's quarantine files (this run's and earlier ones'), waiting for an operator.",
+		}, func() float64 { return float64(in.quarantinedReports()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_report_spool_bytes",
 			Help: "Bytes in the local report spool, waiting for the database.",

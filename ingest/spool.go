@@ -35,6 +35,8 @@ import (
 //
 // While the spool holds records not yet replayed it is "degraded": new
 // batches join the spool behind them rather than race them to the database.
+// A record that fails for a reason of its own is quarantined rather than
+// retried for ever (quarantine.go).
 
 // errSpoolFull refuses a batch that would take the spool past its bound.
 var errSpoolFull = errors.New("report spool full")
@@ -62,6 +64,11 @@ type spool struct {
 	closing  bool
 	wake     chan struct{}
 	replayMu sync.Mutex // one replay pass at a time
+
+	quarantined map[recordPos]int // quarantine files on disk: reports in each
+	replayedN   int64             // reports replayed since the start
+	lastFailure time.Time         // of the last replay pass the database refused
+	stuck       stuckRecord       // the record failing lately; the replayer's own
 }
 
 // openSpool takes dir (creating it), locks it and counts what an earlier
@@ -75,6 +82,10 @@ func openSpool(dir string, max int64) (*spool, error) {
 		return nil, err
 	}
 	s := &spool{dir: dir, max: max, lock: lock, wake: make(chan struct{}, 1), nextSeq: 1}
+	if err := s.loadQuarantine(); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	segs, err := s.segments()
 	if err != nil {
 		lock.Close()
@@ -239,6 +250,27 @@ func (s *spool) replayed(seg segment, records int) error {
 	return nil
 }
 
+// committed counts a record's reports replayed; the record is not stuck.
+func (s *spool) committed(pos recordPos, reports int) {
+	if s.stuck.pos == pos {
+		s.stuck = stuckRecord{}
+	}
+	s.addReplayed(reports)
+}
+
+func (s *spool) addReplayed(reports int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replayedN += int64(reports)
+}
+
+// failedAt notes when a replay pass last failed.
+func (s *spool) failedAt(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFailure = t
+}
+
 // close makes the replayer stop once it cannot make progress.
 func (s *spool) close() {
 	if s == nil {
@@ -301,6 +333,7 @@ func (in *Ingest) replayLoop(ctx context.Context) {
 			}
 			if err != nil {
 				failed = true
+				in.spool.failedAt(time.Now())
 				if time.Since(lastLog) > 10*time.Second {
 					lastLog = time.Now()
 					in.log.LogAttrs(ctx, slog.LevelWarn, "spooled reports wait for the database",
@@ -329,7 +362,10 @@ func (in *Ingest) replayLoop(ctx context.Context) {
 }
 
 // replay writes every sealed segment's records to the database and removes
-// the segment; it stops at the first record the database refuses.
+// the segment; it stops at the first record the database refuses. A record
+// that is poison (see poisoned) is taken apart instead: its reports that
+// commit alone are stored, the rest go to quarantine, and the replay goes
+// on behind it.
 func (in *Ingest) replay(ctx context.Context) (int, error) {
 	in.spool.replayMu.Lock()
 	defer in.spool.replayMu.Unlock()
@@ -337,24 +373,33 @@ func (in *Ingest) replay(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	p := &replayPass{}
 	total := 0
 	for _, seg := range segs {
-		n, records, err := in.replaySegment(ctx, seg)
+		n, records, err := in.replaySegment(ctx, seg, p)
 		total += n
 		if err != nil {
 			return total, err
 		}
+		if p.suspect != nil { // kept until a later commit shows the database takes writes
+			p.waiting = append(p.waiting, replayedSegment{seg, records})
+			continue
+		}
 		if err := in.spool.replayed(seg, records); err != nil {
 			return total, err
 		}
+	}
+	if p.suspect != nil {
+		return total, errNoEvidence
 	}
 	return total, nil
 }
 
 // replaySegment commits a segment's records in order. A segment replayed
 // partly before (a failed commit, a crash) is replayed from its start:
-// its first records are copies by then, which change nothing.
-func (in *Ingest) replaySegment(ctx context.Context, seg segment) (reports, records int, err error) {
+// its first records are copies by then, which change nothing, and a record
+// quarantined before is skipped (its other reports are stored already).
+func (in *Ingest) replaySegment(ctx context.Context, seg segment, p *replayPass) (reports, records int, err error) {
 	f, err := os.Open(seg.path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("report spool: %w", err)
@@ -367,6 +412,7 @@ func (in *Ingest) replaySegment(ctx context.Context, seg segment) (reports, reco
 	left := fi.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
+		pos := recordPos{seq: seg.seq, off: fi.Size() - left}
 		batch, err := readRecord(r, &left)
 		if errors.Is(err, io.EOF) {
 			return reports, records, nil
@@ -377,13 +423,39 @@ func (in *Ingest) replaySegment(ctx context.Context, seg segment) (reports, reco
 				slog.String("segment", filepath.Base(seg.path)), slog.String("error", err.Error()))
 			return reports, records, nil
 		}
-		if err := in.safeCommit(ctx, batch); err != nil {
+		if in.spool.isQuarantined(pos) {
+			records++
+			continue
+		}
+		n, err := in.replayRecord(ctx, pos, batch, p)
+		if err != nil {
 			return reports, records, err
 		}
-		in.metrics.replayed.Add(float64(len(batch)))
-		reports += len(batch)
+		reports += n
 		records++
 	}
+}
+
+// replayRecord commits one record, or takes it apart when it is poison,
+// and returns how many of its reports were stored.
+func (in *Ingest) replayRecord(ctx context.Context, pos recordPos, batch []herald.Report, p *replayPass) (int, error) {
+	err := in.safeCommit(ctx, batch)
+	if err == nil {
+		in.spool.committed(pos, len(batch))
+		in.metrics.replayed.Add(float64(len(batch)))
+		if p.suspect != nil { // the evidence it waited for
+			if err := in.settleSuspect(ctx, p); err != nil {
+				return len(batch), err
+			}
+		}
+		return len(batch), nil
+	}
+	// With a suspect waiting, only a panic is the record's own fault: any
+	// other failure says the database still refuses writes.
+	if (p.suspect != nil && !errors.Is(err, errCommitPanic)) || !in.poisoned(ctx, pos, err) {
+		return 0, err
+	}
+	return in.takeApart(ctx, pos, batch, p)
 }
 
 // encodeRecord is the record of a batch, header included.

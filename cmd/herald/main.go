@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newTemplatesCmd(),
 		newCampaignsCmd(),
 		newDoctorCmd(),
+		newReportsCmd(),
 	)
 	return root
 }

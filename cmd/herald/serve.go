@@ -355,6 +355,7 @@ func startReports(ctx context.Context, cfg reportConfig, polling bool, store her
 			return nil, nil, nil, err
 		}
 	}
+	api.ShowIntake(in) // the dashboard's Report intake panel
 	if cfg.SpoolDir != "" {
 		api.AddReadyDetail("reports", func() string {
 			if in.Spooling() {

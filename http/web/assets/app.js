@@ -24,6 +24,15 @@ const TEXT = {
     msgKey: "msgKey", attempts: "Attempts", title: "Title", buttons: "Buttons", fallback: "Fallback",
     etaUnknown: "—", updated: "updated", stale: "not updating — retrying", notFound: "No such campaign.",
     lang: "Language", sumCheck: "sum", recipient: "Recipient",
+    intake: "Report intake", intakeOff: "This server takes no delivery reports: no webhook credential (--report-secret, --report-token) and no polling.",
+    intakeDirect: "direct", intakeSpooling: "spooling", intakeNoSpool: "no spool",
+    intakeDirectHelp: "Reports go straight to the database.",
+    intakeSpoolingHelp: "The database failed or was slow: reports are acknowledged from the local spool and replayed to it in order.",
+    intakeNoSpoolHelp: "Reports go straight to the database; without --report-spool-dir a database outage answers the provider 503.",
+    queue: "Queue", spool: "Spool", waitingRecords: "Batches waiting", replayed: "Replayed", quarantined: "Quarantined batches",
+    lastReplayFailure: "Last replay failure", never: "never",
+    quarantinedReports: (n) => (n === 1 ? "1 report" : fmtInt(n) + " reports") + " in quarantine, in",
+    quarantineHelp: "Batches whose commit kept failing while the database took others are kept in quarantine files in the spool directory; docs/INGEST.md (Poison records) tells how to replay them.",
     campaignStates: { draft: "draft", scheduled: "scheduled", preparing: "preparing", running: "running", paused: "paused", completed: "completed", cancelled: "cancelled", failed: "failed" },
     recipientStates: { PENDING: "pending", SENDING: "sending", RETRY_WAIT: "waiting to retry", ACCEPTED: "accepted", DELIVERED: "delivered", FAILED: "failed", SKIPPED: "skipped", UNKNOWN: "unknown", CANCELLED: "cancelled" },
   },
@@ -47,6 +56,15 @@ const TEXT = {
     msgKey: "msgKey", attempts: "시도", title: "제목", buttons: "버튼", fallback: "대체 발송",
     etaUnknown: "—", updated: "갱신", stale: "갱신 안 됨 — 다시 시도 중", notFound: "그런 캠페인이 없습니다.",
     lang: "언어", sumCheck: "합계", recipient: "수신자",
+    intake: "결과 수신", intakeOff: "이 서버는 전달 결과를 받지 않습니다: 웹훅 자격 증명(--report-secret, --report-token)도 폴링도 없습니다.",
+    intakeDirect: "직접 저장", intakeSpooling: "스풀 중", intakeNoSpool: "스풀 없음",
+    intakeDirectHelp: "결과를 곧바로 데이터베이스에 저장합니다.",
+    intakeSpoolingHelp: "데이터베이스가 실패했거나 느립니다: 결과를 로컬 스풀에 받아 두고 순서대로 데이터베이스에 다시 씁니다.",
+    intakeNoSpoolHelp: "결과를 곧바로 데이터베이스에 저장합니다. --report-spool-dir 없이 데이터베이스가 멈추면 공급자에게 503으로 답합니다.",
+    queue: "대기열", spool: "스풀", waitingRecords: "대기 중인 배치", replayed: "다시 씀", quarantined: "격리된 배치",
+    lastReplayFailure: "마지막 재기록 실패", never: "없음",
+    quarantinedReports: (n) => "격리된 결과 " + fmtInt(n) + "건, 위치:",
+    quarantineHelp: "다른 건은 저장되는데 계속 실패한 배치는 스풀 디렉터리의 격리 파일에 보관됩니다. 다시 넣는 방법은 docs/INGEST.md(Poison records)에 있습니다.",
     campaignStates: { draft: "초안", scheduled: "예약됨", preparing: "준비 중", running: "발송 중", paused: "일시 정지", completed: "완료", cancelled: "취소됨", failed: "실패" },
     recipientStates: { PENDING: "대기", SENDING: "발송 중", RETRY_WAIT: "재시도 대기", ACCEPTED: "접수됨", DELIVERED: "전달됨", FAILED: "실패", SKIPPED: "건너뜀", UNKNOWN: "불명", CANCELLED: "취소됨" },
   },
@@ -138,6 +156,13 @@ function fmtInt(n) { return Number(n || 0).toLocaleString(app.lang === "ko" ? "k
 function fmtTime(s) {
   if (!s || s.startsWith("0001-")) return "";
   return new Date(s).toLocaleString(app.lang === "ko" ? "ko-KR" : "en-GB");
+}
+function fmtBytes(n) {
+  n = Number(n || 0);
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + " " + units[i];
 }
 function fmtDuration(sec) {
   if (!isFinite(sec) || sec < 0) return t("etaUnknown");
@@ -234,12 +259,14 @@ async function poll(view, ms, fn) {
 // ---- campaign list ----
 
 function showList(view) {
+  const intake = new IntakePanel();
   const body = el("tbody", { id: "campaign-rows" });
   const empty = el("p", { class: "muted", hidden: true }, t("none"));
   setMain(el("h1", {}, t("campaigns")), el("div", { class: "card" },
     el("table", { id: "campaigns" }, el("thead", {}, el("tr", {},
       el("th", {}, "#"), el("th", {}, t("name")), el("th", {}, t("state")), el("th", {}, t("progress")),
-      el("th", { class: "num" }, t("tps")), el("th", {}, t("start")))), body), empty));
+      el("th", { class: "num" }, t("tps")), el("th", {}, t("start")))), body), empty), intake.root);
+  poll(view, 3000, () => intake.refresh(view));
   poll(view, 2000, async () => {
     const { campaigns } = await api("GET", "/v1/campaigns");
     if (view !== app.view) return;
@@ -255,6 +282,63 @@ function showList(view) {
         el("td", {}, fmtTime(c.startAt)));
     }));
   });
+}
+
+// ---- report intake ----
+
+// IntakePanel shows GET /v1/reports/intake: the queue, the local spool and
+// its quarantine. A server without the route (404) hides it.
+class IntakePanel {
+  constructor() {
+    this.body = el("div", { id: "intake-body" });
+    this.state = el("span", { id: "intake-state" });
+    this.root = el("div", { class: "card", id: "intake", hidden: true },
+      el("div", { class: "row" }, el("h2", {}, t("intake")), this.state), this.body);
+  }
+
+  async refresh(view) {
+    let s;
+    try {
+      s = await api("GET", "/v1/reports/intake");
+    } catch (e) {
+      if (e.status === 404) { this.root.hidden = true; return; }
+      throw e;
+    }
+    if (view !== app.view) return;
+    this.root.hidden = false;
+    this.show(s);
+  }
+
+  show(s) {
+    const badge = (state, label, cls) => el("span", { class: "state " + cls, "data-state": state }, label);
+    const stat = (id, value, label, cls) => el("div", {}, el("b", { id, class: cls || null }, value), el("span", {}, label));
+    const state = this.state;
+    if (!s.enabled) {
+      state.replaceChildren(badge("off", "off", "state-off"));
+      this.body.replaceChildren(el("p", { class: "muted" }, t("intakeOff")));
+      return;
+    }
+    const sp = s.spool;
+    const [key, cls, help] = !sp ? ["no-spool", "state-off", "intakeNoSpoolHelp"]
+      : sp.spooling ? ["spooling", "state-paused", "intakeSpoolingHelp"] : ["direct", "state-completed", "intakeDirectHelp"];
+    state.replaceChildren(badge(key, t(key === "no-spool" ? "intakeNoSpool" : key === "spooling" ? "intakeSpooling" : "intakeDirect"), cls));
+    const stats = [stat("intake-queue", fmtInt(s.queueDepth) + " / " + fmtInt(s.queueCapacity), t("queue"))];
+    const parts = [el("p", { class: "muted" }, t(help))];
+    if (sp) {
+      stats.push(
+        stat("intake-spool", fmtBytes(sp.bytes) + " / " + fmtBytes(sp.maxBytes), t("spool")),
+        stat("intake-records", sp.records === null ? "—" : fmtInt(sp.records), t("waitingRecords")),
+        stat("intake-replayed", fmtInt(sp.replayed), t("replayed")),
+        stat("intake-quarantined", fmtInt(sp.quarantinedBatches), t("quarantined"), sp.quarantinedBatches > 0 ? "error" : null),
+        stat("intake-failure", sp.lastReplayFailure ? fmtTime(sp.lastReplayFailure) : t("never"), t("lastReplayFailure")));
+      if (sp.bytes > 0) parts.push(progressBar(sp.bytes, sp.maxBytes));
+      if (sp.quarantinedBatches > 0) {
+        parts.push(el("p", { class: "reason", id: "intake-quarantine" }, t("quarantineHelp"), " ",
+          el("b", {}, t("quarantinedReports")(sp.quarantinedReports)), " ", el("code", {}, sp.dir)));
+      }
+    }
+    this.body.replaceChildren(el("div", { class: "stats" }, stats), ...parts);
+  }
 }
 
 // ---- campaign page ----
