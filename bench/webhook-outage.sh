@@ -17,8 +17,14 @@
 #   RATE=5000 DURATION=60s CONNS=2048 bench/webhook-outage.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log=$(mktemp /tmp/webhook-outage.XXXXXX.log)
 echo "before: $(uptime)"
+set +e
 HERALD_OUTAGE_RATE=${RATE:-10000} HERALD_OUTAGE_DURATION=${DURATION:-30s} HERALD_OUTAGE_CONNS=${CONNS:-1024} \
-	go test -count=1 -run '^TestOutageSpoolSIGKILL$' -v -timeout 30m ./ingest 2>&1 |
-	grep -E 'outage_test|^(--- |ok|FAIL|PASS)' || true
+	go test -count=1 -run '^TestOutageSpoolSIGKILL$' -v -timeout 30m ./ingest >"$log" 2>&1
+rc=$?
+set -e
+grep -E 'outage_test|^(--- |ok|FAIL|PASS)' "$log"
 echo "after:  $(uptime)"
+[[ $rc == 0 ]] || echo "failed: whole output (herald serve's log included) in $log" >&2
+exit $rc
