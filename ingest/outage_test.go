@@ -93,8 +93,8 @@ func TestOutageSpoolSIGKILL(t *testing.T) {
 		replayed = scrape(p.addr, "herald_reports_replayed_total")
 		kill(t, p)
 	})
-	t.Logf("%s; SIGKILL after %.0f of %d outage reports replayed, %d segments left, %d requests unanswered",
-		replay.summary("replaying"), replayed, down.acked, segments(), replay.failed)
+	t.Logf("%s; SIGKILL after %.0f of %d outage reports replayed (%.0f/s beside the stream), %d segments left, %d requests unanswered",
+		replay.summary("replaying"), replayed, down.acked, replayed/replay.elapsed.Seconds(), segments(), replay.failed)
 
 	p = serveHerald(t, viaProxy, flags...)
 	steadyAfter := stream.run(t, p.addr, "after", after(steady), nil)
@@ -110,9 +110,11 @@ func TestOutageSpoolSIGKILL(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("spool empty %s after the stream stopped; this process spooled %.0f and replayed %.0f",
-		time.Since(drainStart).Round(10*time.Millisecond), scrape(p.addr, "herald_reports_spooled_total"),
-		scrape(p.addr, "herald_reports_replayed_total"))
+	drained := time.Since(drainStart)
+	replayedAll := scrape(p.addr, "herald_reports_replayed_total")
+	t.Logf("spool empty %s after the stream stopped; this process spooled %.0f and replayed %.0f (%.0f/s since it started)",
+		drained.Round(10*time.Millisecond), scrape(p.addr, "herald_reports_spooled_total"), replayedAll,
+		replayedAll/(steadyAfter.elapsed+drained).Seconds())
 	p.stop(t)
 
 	counts := pgReportCounts(t, direct)
