@@ -80,10 +80,11 @@ for engine in $ENGINES; do
 
 	start_loris
 	wrk_run "$CONNS" "l$engine" 0 "http://127.0.0.1:$PORT"
+	# Before loris stops: its last bodies, cut short, would be refusals too.
+	refused=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk -F'[{}"]' '/^herald_reports_refused_total\{/ { printf "%s%s%s", sep, $3, $5; sep = ", " }')
 	kill -INT "$loris"; wait "$loris" 2>/dev/null || true
 	summary=$(grep '^loris:' "$tmp/loris.out")
 	row "$engine" "$LORIS" "$(sed -E 's/.*least ([0-9]+), mean ([0-9]+), most ([0-9]+).*/\1\/\2\/\3/' <<<"$summary")"
-	refused=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk -F'[{}"]' '/^herald_reports_refused_total\{/ { printf "%s%s%s", sep, $3, $5; sep = ", " }')
 	summaries+=("$engine: $summary; herald refused: ${refused:-none}")
 	kill "$serve"; wait "$serve" 2>/dev/null || true
 done
