@@ -17,6 +17,7 @@
 # each run gets a schema of its own, dropped at the end. Needs wrk and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-'64 256'}
@@ -42,22 +43,8 @@ trap cleanup EXIT
 go build -o "$tmp/herald" ./cmd/herald
 go build -o "$tmp/noop" ./bench/noop
 
-wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
-
-# bench NAME CONNS DUP RUN PORT: one wrk run; sets rate, p99ms, errors, unique.
-bench() {
-	local name=$1 conns=$2 dup=$3 run=$4 port=$5 out
-	out=$(HERALD_WRK_TOKEN=$TOKEN HERALD_WRK_RUN=$run HERALD_WRK_DUP=$dup \
-		wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s bench/wrk/seed.lua "http://127.0.0.1:$port" 2>&1)
-	rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-	local p99 non2xx sock
-	p99=$(awk '$1 == "99%" { v = $2; if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }' <<<"$out")
-	non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
-	sock=$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' <<<"$out")
-	errors=$(( ${non2xx:-0} + ${sock:-0} ))
-	unique=$(awk '/^issued/ { print $4 }' <<<"$out")
-	p99ms=$p99
-}
+# bench NAME CONNS DUP RUN PORT: one wrk run (bench/lib.sh); sets rate, p99ms, errors, unique.
+bench() { wrk_run "$2" "$4" "$3" "http://127.0.0.1:$5"; }
 
 # pair NAME CONNS DUP RUN: the ceiling, then herald; one row.
 pair() {

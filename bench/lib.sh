@@ -1,0 +1,26 @@
+# Shared by the bench scripts that drive `herald serve` with wrk
+# (bench/webhook.sh, bench/webhook-slowloris.sh): source it from the
+# repository root. wrk_run reads THREADS, DURATION and TOKEN.
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (20 s at most).
+wait_port() {
+	for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done
+	echo "port $1 never opened" >&2
+	exit 1
+}
+
+# wrk_run CONNS RUN DUP URL: one wrk run of bench/wrk/seed.lua (ids
+# prefixed RUN, 50% copies when DUP is 1); sets rate (requests/s), p99ms,
+# errors (non-2xx answers and socket errors) and unique (ids issued).
+wrk_run() {
+	local conns=$1 run=$2 dup=$3 url=$4 out p99 non2xx sock
+	out=$(HERALD_WRK_TOKEN=$TOKEN HERALD_WRK_RUN=$run HERALD_WRK_DUP=$dup \
+		wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s bench/wrk/seed.lua "$url" 2>&1)
+	rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	p99=$(awk '$1 == "99%" { v = $2; if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }' <<<"$out")
+	non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+	sock=$(awk '/Socket errors/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i; print n }' <<<"$out")
+	errors=$(( ${non2xx:-0} + ${sock:-0} ))
+	unique=$(awk '/^issued/ { print $4 }' <<<"$out")
+	p99ms=$p99
+}
