@@ -389,3 +389,34 @@ func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolReplayGroupsRecords: records spooled one report at a time (a
+// steady stream) are replayed a few transactions at a time, not one each
+// (a failed pass seals the segment, and a group stays within a segment),
+// and a report spooled twice (posted again after a lost answer) is stored
+// once.
+func TestSpoolReplayGroupsRecords(t *testing.T) {
+	t.Parallel()
+	db := newSQLite(t)
+	f := &flakyStore{Store: db}
+	f.down.Store(true)
+	in, _ := startLoggedIngest(t, f, ingest.Config{SpoolDir: t.TempDir(), BatchSize: 100,
+		FlushInterval: time.Millisecond, RecentKeys: -1}, &lockedBuffer{})
+	var keys []string
+	for i := range 10 {
+		keys = append(keys, fmt.Sprintf("G-%d", i))
+	}
+	for _, k := range append(keys, keys[:5]...) { // one record each
+		spoolGroup(t, in, k)
+	}
+	if !in.Spooling() {
+		t.Fatal("not spooling while the store is down")
+	}
+	before := f.calls.Load()
+	f.down.Store(false)
+	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
+	if calls := f.calls.Load() - before; calls > 5 {
+		t.Errorf("15 records replayed in %d transactions, want them grouped", calls)
+	}
+	wantStoredOnce(t, db, keys...)
+}

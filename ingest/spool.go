@@ -411,29 +411,114 @@ func (in *Ingest) replaySegment(ctx context.Context, seg segment, p *replayPass)
 	}
 	left := fi.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
+	g := replayGroup{max: in.cfg.BatchSize}
 	for {
 		pos := recordPos{seq: seg.seq, off: fi.Size() - left}
 		batch, err := readRecord(r, &left)
 		if errors.Is(err, io.EOF) {
-			return reports, records, nil
+			break
 		}
 		if err != nil {
 			// A torn tail: it was never acknowledged. Nothing follows it.
 			in.log.LogAttrs(ctx, slog.LevelWarn, "report spool: dropping a torn record at the end of a segment",
 				slog.String("segment", filepath.Base(seg.path)), slog.String("error", err.Error()))
-			return reports, records, nil
+			break
 		}
 		if in.spool.isQuarantined(pos) {
-			records++
+			records++ // (counts matter only once the whole segment is done)
 			continue
 		}
-		n, err := in.replayRecord(ctx, pos, batch, p)
+		if g.add(pos, batch) {
+			continue
+		}
+		n, m, err := in.replayGroup(ctx, &g, p)
+		reports, records = reports+n, records+m
+		if err != nil {
+			return reports, records, err
+		}
+		g.add(pos, batch)
+	}
+	n, m, err := in.replayGroup(ctx, &g, p)
+	return reports + n, records + m, err
+}
+
+// replayGroup holds consecutive records to commit in one transaction: a
+// record is a batch as the committers formed it, often small under a
+// steady stream, and one commit each would replay slower than new
+// reports join the spool.
+type replayGroup struct {
+	max     int // reports
+	records []spooledRecord
+	size    int
+}
+
+type spooledRecord struct {
+	pos   recordPos
+	batch []herald.Report
+}
+
+func (g *replayGroup) empty() bool { return len(g.records) == 0 }
+
+// add takes rec unless the group is full; a group takes at least one.
+func (g *replayGroup) add(pos recordPos, batch []herald.Report) bool {
+	if !g.empty() && g.size+len(batch) > g.max {
+		return false
+	}
+	g.records = append(g.records, spooledRecord{pos, batch})
+	g.size += len(batch)
+	return true
+}
+
+// replayGroup commits the group's records together, or, when that fails,
+// one at a time, so that a poison record is found and taken apart
+// (replayRecord). It returns the reports stored and the records done, and
+// empties the group.
+func (in *Ingest) replayGroup(ctx context.Context, g *replayGroup, p *replayPass) (reports, records int, err error) {
+	defer func() { g.records, g.size = g.records[:0], 0 }()
+	if len(g.records) > 1 {
+		if err := in.safeCommit(ctx, distinctReports(g.records)); err == nil {
+			for _, rec := range g.records {
+				in.spool.committed(rec.pos, len(rec.batch))
+				in.metrics.replayed.Add(float64(len(rec.batch)))
+				reports += len(rec.batch)
+			}
+			if p.suspect != nil { // the evidence it waited for
+				err = in.settleSuspect(ctx, p)
+			}
+			return reports, len(g.records), err
+		}
+	}
+	for _, rec := range g.records {
+		n, err := in.replayRecord(ctx, rec.pos, rec.batch, p)
 		if err != nil {
 			return reports, records, err
 		}
 		reports += n
 		records++
 	}
+	return reports, records, nil
+}
+
+// distinctReports is the reports of records without copies: a report
+// refused or timed out and posted again can be in two records.
+func distinctReports(records []spooledRecord) []herald.Report {
+	n := 0
+	for _, rec := range records {
+		n += len(rec.batch)
+	}
+	seen := make(map[string]struct{}, n)
+	out := make([]herald.Report, 0, n)
+	for _, rec := range records {
+		for i := range rec.batch {
+			k := reportKey(&rec.batch[i])
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+			out = append(out, rec.batch[i])
+		}
+	}
+	return out
 }
 
 // replayRecord commits one record, or takes it apart when it is poison,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,4 +45,22 @@ func FuzzSpoolRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDistinctReports: a report in two records of a replay group goes to
+// the store once, in its first place.
+func TestDistinctReports(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
+	r := func(k, code string) herald.Report { return herald.Report{MsgKey: k, Code: code, ReportTime: at} }
+	got := distinctReports([]spooledRecord{
+		{batch: []herald.Report{r("a", "SUC"), r("b", "SUC")}},
+		{batch: []herald.Report{r("b", "SUC"), r("b", "E101"), r("c", "SUC"), r("a", "SUC")}},
+	})
+	var keys []string
+	for _, x := range got {
+		keys = append(keys, x.MsgKey+"/"+x.Code)
+	}
+	if want := "a/SUC b/SUC b/E101 c/SUC"; strings.Join(keys, " ") != want {
+		t.Fatalf("distinct %v, want %s", keys, want)
+	}
 }
