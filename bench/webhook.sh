@@ -43,21 +43,34 @@ trap cleanup EXIT
 go build -o "$tmp/herald" ./cmd/herald
 go build -o "$tmp/noop" ./bench/noop
 
-# bench NAME CONNS DUP RUN PORT: one wrk run (bench/lib.sh); sets rate, p99ms, errors, unique.
-bench() { wrk_run "$2" "$4" "$3" "http://127.0.0.1:$5"; }
+# cpu_ticks PID: user + system time of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# bench NAME CONNS DUP RUN PORT PID: one wrk run (bench/lib.sh); sets rate,
+# p99ms, errors, unique, and cpu_us: the CPU the server PID spent per
+# request (microseconds), which a shared machine disturbs far less than
+# the rate.
+bench() {
+	local t0 t1
+	t0=$(cpu_ticks "$6")
+	wrk_run "$2" "$4" "$3" "http://127.0.0.1:$5"
+	t1=$(cpu_ticks "$6")
+	cpu_us=$(awk -v a="$t0" -v b="$t1" -v r="$rate" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.1f", (b - a) / hz * 1e6 / (r * d) }')
+}
 
 # pair NAME CONNS DUP RUN: the ceiling, then herald; one row.
 pair() {
-	local name=$1 conns=$2 dup=$3 run=$4 ceil ceilp99
-	bench noop "$conns" "$dup" "noop$run" "$PORT_NOOP"
-	ceil=$rate ceilp99=$p99ms
-	bench "$name" "$conns" "$dup" "$run" "$PORT"
-	printf '%-18s %5s %6s %10.0f %8.1f %7s %10.0f %9.1f %6.2f\n' "$name" "$conns" "$([[ $dup == 1 ]] && echo 50% || echo 0%)" \
-		"$rate" "$p99ms" "$errors" "$ceil" "$ceilp99" "$(awk -v r="$rate" -v c="$ceil" 'BEGIN { printf "%.2f", r / c }')"
+	local name=$1 conns=$2 dup=$3 run=$4 ceil ceilp99 ceilcpu
+	bench noop "$conns" "$dup" "noop$run" "$PORT_NOOP" "$noop"
+	ceil=$rate ceilp99=$p99ms ceilcpu=$cpu_us
+	bench "$name" "$conns" "$dup" "$run" "$PORT" "$serve"
+	printf '%-18s %5s %6s %10.0f %8.1f %7s %10.0f %9.1f %6.2f %8s %8s\n' "$name" "$conns" "$([[ $dup == 1 ]] && echo 50% || echo 0%)" \
+		"$rate" "$p99ms" "$errors" "$ceil" "$ceilp99" "$(awk -v r="$rate" -v c="$ceil" 'BEGIN { printf "%.2f", r / c }')" "$cpu_us" "$ceilcpu"
 }
 
-printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s\n' target conns copies reports/s p99-ms errors ceiling/s ceil-p99 ratio
-"$tmp/noop" -listen "127.0.0.1:$PORT_NOOP" & pids+=($!)
+printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s %8s %8s\n' target conns copies reports/s p99-ms errors ceiling/s ceil-p99 ratio cpu-us cpu-us-0
+"$tmp/noop" -listen "127.0.0.1:$PORT_NOOP" & noop=$!; pids+=("$noop")
 wait_port "$PORT_NOOP"
 
 for engine in $ENGINES; do
@@ -86,4 +99,5 @@ for engine in $ENGINES; do
 	done
 	kill "$serve"; wait "$serve" 2>/dev/null || true
 done
-echo "machine: $(nproc) cores shared with other work; ratios are to the no-op ceiling measured in this run"
+echo "machine: $(nproc) cores shared with other work; ratios are to the no-op ceiling measured in this run;"
+echo "cpu-us: CPU of herald serve per report (microseconds; for PostgreSQL without the server's), cpu-us-0: of the no-op per request"

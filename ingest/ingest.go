@@ -61,7 +61,8 @@ const commitTimeout = 10 * time.Second
 type Config struct {
 	// BatchSize is the most reports one transaction writes.
 	BatchSize int
-	// FlushInterval is how long a batch waits to fill after its first report.
+	// FlushInterval is the longest a batch waits to fill after its first
+	// report; it stops sooner after a pause of fillGap in arrivals.
 	FlushInterval time.Duration
 	// QueueSize bounds the reports waiting for a committer; beyond it,
 	// requests are answered 429 at once.

@@ -75,7 +75,7 @@ func (c *reportConfig) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.InFlight, "report-in-flight", heraldhttp.DefaultReportsInFlight, "report requests read or waiting at once before the webhook answers 429")
 	f.DurationVar(&c.BodyTimeout, "report-body-timeout", heraldhttp.DefaultReportBodyTimeout, "how long a report body may take to arrive")
 	f.IntVar(&c.BatchSize, "report-batch-size", ingest.DefaultBatchSize, "most reports written in one transaction")
-	f.DurationVar(&c.FlushInterval, "report-flush-interval", ingest.DefaultFlushInterval, "how long a report batch waits to fill")
+	f.DurationVar(&c.FlushInterval, "report-flush-interval", ingest.DefaultFlushInterval, "longest a report batch waits to fill (it stops sooner after a 250µs pause in arrivals)")
 	f.IntVar(&c.QueueSize, "report-queue-size", ingest.DefaultQueueSize, "reports waiting for a transaction before the webhook answers 429")
 	f.IntVar(&c.Committers, "report-committers", 0, "report batches written at once; 0 picks 1 for SQLite (one writer), 2 for PostgreSQL")
 	f.IntVar(&c.RecentKeys, "report-recent-keys", ingest.DefaultRecentKeys, "keys of stored reports remembered to acknowledge copies without the database; -1: off")
