@@ -161,3 +161,112 @@ func TestFailedReleaseIsRetried(t *testing.T) {
 		f.fake.check(t)
 	})
 }
+
+// TestSendWindowClosesWhileInDoubt: the first request of every key is
+// taken by the provider but its answer is lost, and the window closes
+// with rows in doubt. While closed nothing leaves, the resends included.
+// At the next opening a row whose key the provider still remembers is
+// resent under that key and body (answered as a copy: nobody gets two
+// messages); a row whose key lapsed while the window was shut (closed 23.5
+// of 24 hours) is settled UNKNOWN instead of resent, since a resend would
+// be a new message.
+func TestSendWindowClosesWhileInDoubt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		window         string
+		closeH, closeM int // the window closes at closeH:closeM (Asia/Seoul)
+		lapsed         bool
+	}{
+		{"resent at the opening", "08:00-20:50", 20, 50, false},
+		{"key lapsed while closed", "08:00-08:30", 8, 30, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+				s := open(t)
+				const n = 200
+				f := setup(t, s, n, 100, nil)
+				if _, err := s.TransitionCampaign(t.Context(), f.camp.ID, herald.CampaignCancelled, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				day := time.Now().In(herald.Seoul).AddDate(0, 0, 1)
+				at := func(days, h, m int) time.Time {
+					return time.Date(day.Year(), day.Month(), day.Day()+days, h, m, 0, 0, herald.Seoul)
+				}
+				closeAt, opening := at(0, tc.closeH, tc.closeM), at(1, 8, 0)
+				clock := newSimClock(closeAt.Add(-30 * time.Second))
+				c := herald.Campaign{Name: "window", TemplateCode: "SHIP", Audience: herald.Audience{All: true}, TPS: 100,
+					SendWindow: tc.window, StartAt: closeAt.Add(-time.Minute), CreatedAt: time.Now()}
+				if err := c.Validate(time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				c, err := s.CreateCampaign(t.Context(), c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.camp = c
+				firstBeforeClose := map[string]bool{} // keys first sent before the close
+				resentAfterOpening := 0               // their sends after the opening
+				f.fake.decide = whole(func(_ int, b herald.SendBatch) herald.OutcomeKind {
+					// (decide runs under the fake's lock)
+					now := clock.Now()
+					if f.fake.sends[b.IdempotencyKey] == 1 {
+						if now.Before(closeAt) {
+							firstBeforeClose[b.IdempotencyKey] = true
+						}
+						return herald.InDoubt // taken, answer lost
+					}
+					if firstBeforeClose[b.IdempotencyKey] && !now.Before(opening) {
+						resentAfterOpening++
+					}
+					return herald.Accepted
+				})
+				w, _ := herald.ParseSendWindow(c.SendWindow)
+				p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
+				f.startWith(t, dispatch.Config{Workers: 2, Now: clock.Now, LeaseTTL: time.Second, RecoverInterval: time.Hour}, s, p)
+
+				waitUntil(t, "first requests in doubt", func() bool { total, _ := p.counts(); return total >= 50 })
+				clock.set(closeAt) // the window closes with rows in doubt
+				f.waitFor(t, "nothing held at the close", func(c herald.Campaign) bool {
+					return c.Counts[herald.RecipientSending] == 0 && c.Counts[herald.RecipientRetryWait] > 0
+				})
+				atClose, closedSends := p.counts()
+				time.Sleep(2 * time.Second) // past the first resend backoff: still nothing may leave
+				if total, _ := p.counts(); total != atClose {
+					t.Fatalf("%d destinations sent while the window was closed", total-atClose)
+				}
+				if closedSends > 2 { // at most the requests in flight at the jump (Workers)
+					t.Fatalf("%d destinations arrived after the close", closedSends)
+				}
+
+				clock.set(opening)
+				got := f.waitState(t, herald.CampaignCompleted)
+				f.fake.check(t) // nobody twice, no key resent with another body
+				f.fake.mu.Lock()
+				defer f.fake.mu.Unlock()
+				for id, keys := range f.fake.keysOf {
+					if len(keys) != 1 {
+						t.Errorf("message %s went out under %d keys", id, len(keys))
+					}
+				}
+				if len(f.fake.delivered) != n {
+					t.Errorf("%d messages reached the provider, want %d", len(f.fake.delivered), n)
+				}
+				if tc.lapsed {
+					if resentAfterOpening != 0 {
+						t.Errorf("%d requests resent after their key lapsed", resentAfterOpening)
+					}
+					if got.Counts[herald.RecipientUnknown] == 0 || got.Counts[herald.RecipientAccepted]+got.Counts[herald.RecipientUnknown] != n {
+						t.Errorf("counts %v, want the lapsed rows UNKNOWN and the rest accepted", got.Counts)
+					}
+					return
+				}
+				if resentAfterOpening == 0 {
+					t.Error("no row in doubt at the close was resent at the opening")
+				}
+				checkCounts(t, got, map[herald.RecipientState]int{herald.RecipientAccepted: n})
+			})
+		})
+	}
+}
