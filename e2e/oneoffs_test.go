@@ -25,6 +25,32 @@ import (
 // HERALD_ONEOFF_ASSERT_P99=1 (bench/oneoffs.sh, full size).
 func TestOneOffsBesideCampaign(t *testing.T) {
 	t.Parallel()
+	oneOffsBesideCampaign(t, 1, "")
+}
+
+// TestOneOffsTwoServes is the same with two serve processes on one
+// database, the posts going to both in turn: with a shared limit in Redis
+// both send and only Redis bounds the sum; without it, the one process
+// that leads the sender key sends the other's one-offs too. A repeat of a
+// key may land on the other process: still one message.
+func TestOneOffsTwoServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs processes")
+	}
+	t.Parallel()
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		oneOffsBesideCampaign(t, 2, startRedis(t).url())
+	})
+	t.Run("leader", func(t *testing.T) {
+		t.Parallel()
+		oneOffsBesideCampaign(t, 2, "")
+	})
+}
+
+// oneOffsBesideCampaign runs the campaign and the one-offs on serves
+// processes sharing one PostgreSQL schema (and Redis at redisURL, if set).
+func oneOffsBesideCampaign(t *testing.T, serves int, redisURL string) {
 	n, posts, tps := envInt("HERALD_ONEOFF_RECIPIENTS", 2500), envInt("HERALD_ONEOFF_MESSAGES", 200), envInt("HERALD_ONEOFF_TPS", 200)
 	headroom := os.Getenv("HERALD_ONEOFF_HEADROOM")
 	if headroom == "" {
@@ -37,11 +63,20 @@ func TestOneOffsBesideCampaign(t *testing.T) {
 	}
 	start(t, mock, "mock-provider", "--listen", mock, "--key", apiKey, "--tps", "1000000", "--log-level", "warn",
 		"--reports", "off", "--latency", "30ms", "--latency-spread", "25ms", "--templates", catalog)
-	addr := freeAddr(t)
-	start(t, addr, "serve", "--db", pgtest.URL(t), "--listen", addr, "--admin-token", adminToken,
-		"--provider-url", "http://"+mock, "--provider-key", apiKey, "--tps", strconv.Itoa(tps),
-		"--batch-size", "10", "--lease-ttl", "3s", "--log-level", "warn", "--headroom", headroom)
-	client := heraldhttp.NewClient("http://"+addr, adminToken)
+	db := pgtest.URL(t)
+	var clients []*heraldhttp.Client
+	for range serves {
+		addr := freeAddr(t)
+		args := []string{"serve", "--db", db, "--listen", addr, "--admin-token", adminToken,
+			"--provider-url", "http://" + mock, "--provider-key", apiKey, "--tps", strconv.Itoa(tps),
+			"--batch-size", "10", "--lease-ttl", "3s", "--log-level", "warn", "--headroom", headroom}
+		if redisURL != "" {
+			args = append(args, "--redis", redisURL)
+		}
+		start(t, addr, args...)
+		clients = append(clients, heraldhttp.NewClient("http://"+addr, adminToken))
+	}
+	client := clients[0]
 	camp := seed(t, client, n, tps)
 
 	type posted struct {
@@ -74,7 +109,7 @@ func TestOneOffsBesideCampaign(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			key := "oneoff-" + strconv.Itoa(k)
-			m, replayed, err := client.SendMessage(ctx, key, body(k))
+			m, replayed, err := clients[i%len(clients)].SendMessage(ctx, key, body(k))
 			if err != nil {
 				t.Errorf("post %s: %v", key, err)
 				return
@@ -126,8 +161,8 @@ func TestOneOffsBesideCampaign(t *testing.T) {
 	stats := readMockStats(t, mock)
 	slices.Sort(latencies)
 	p := func(q float64) time.Duration { return latencies[min(len(latencies)-1, int(q*float64(len(latencies))))] }
-	t.Logf("%d recipients at %d TPS and %d one-offs (%d repeats): max 1-s window %d, %d duplicate refs; POST → accepted p50 %s, p99 %s, max %s",
-		n, tps, distinct, posts/10, stats.MaxWindow, stats.DuplicateRefs, p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond),
+	t.Logf("%d serves, %d recipients at %d TPS and %d one-offs (%d repeats): max 1-s window %d, %d duplicate refs; POST → accepted p50 %s, p99 %s, max %s",
+		serves, n, tps, distinct, posts/10, stats.MaxWindow, stats.DuplicateRefs, p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond),
 		latencies[len(latencies)-1].Round(time.Millisecond))
 	if stats.DuplicateRefs != 0 || stats.UniqueRefs != n+distinct {
 		t.Fatalf("provider: %d duplicate refs (%v), %d unique, want %d", stats.DuplicateRefs, stats.DuplicateRefExamples, stats.UniqueRefs, n+distinct)
