@@ -23,7 +23,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		"reportFormat":      func(c *mockprovider.Config) { c.ReportFormat = "xml" },
 		"reportConcurrency": func(c *mockprovider.Config) { c.ReportConcurrency = 0 },
 		"reportRetries":     func(c *mockprovider.Config) { c.ReportRetries = -2 },
-		"reportBackoff":     func(c *mockprovider.Config) { c.ReportRetries, c.ReportBackoff = mockprovider.ReportRetriesUntilAcked, 0 },
+		"reportBackoff": func(c *mockprovider.Config) {
+			c.ReportRetries, c.ReportBackoff = mockprovider.ReportRetriesUntilAcked, 0
+		},
 		"templates[1].code": func(c *mockprovider.Config) {
 			c.Templates = []herald.Template{{Code: "A", Text: "x"}, {Code: "A", Text: "y"}}
 		},
