@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,8 +139,11 @@ func waitDelivered(t *testing.T, client *heraldhttp.Client, id int64, timeout ti
 	var sentIn time.Duration
 	var c herald.Campaign
 	for time.Since(began) < timeout {
-		var err error
-		if c, err = client.GetCampaign(t.Context(), id); err == nil {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		got, err := client.GetCampaign(ctx, id)
+		cancel()
+		if err == nil {
+			c = got
 			if sentIn == 0 && c.Total > 0 && sentCount(c) == c.Total {
 				sentIn = time.Since(began)
 			}
