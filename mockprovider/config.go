@@ -44,6 +44,8 @@ const (
 // Limits on the configuration.
 const (
 	MaxTPS = 1_000_000
+	// ReportRetriesUntilAcked as ReportRetries: no limit on the attempts.
+	ReportRetriesUntilAcked = -1
 )
 
 // Config configures a Server. Start from DefaultConfig: a zero field is
@@ -106,12 +108,20 @@ type Config struct {
 	ReportConcurrency int
 	// ReportQueue is how many reports may wait; beyond, they are dropped
 	// (and counted) so that the mock never blocks its send path.
-	ReportQueue    int
-	ReportTimeout  time.Duration // an answer must come within this
-	ReportRetries  int           // further attempts after the first
-	ReportBackoff  time.Duration // before the first retry, doubling after
-	ReportLossRate float64       // reports never posted
-	ReportDupRate  float64       // reports posted twice
+	ReportQueue   int
+	ReportTimeout time.Duration // an answer must come within this
+	// ReportRetries is the further attempts after the first (Bizgo makes
+	// 3); ReportRetriesUntilAcked posts again until the webhook
+	// acknowledges or the mock stops, waiting what a refusal's
+	// Retry-After asks (else the backoff, capped at maxReportBackoff).
+	ReportRetries int
+	ReportBackoff time.Duration // before the first retry, doubling after
+	// ReportNewConnection posts each report on a TCP connection of its
+	// own (no keep-alive), as some providers do: the webhook's worst case
+	// for connections and memory.
+	ReportNewConnection bool
+	ReportLossRate      float64 // reports never posted
+	ReportDupRate       float64 // reports posted twice
 	// ReportStore is how many msgKeys keep their reports for inquiry and
 	// how many reports wait for polling.
 	ReportStore int
@@ -278,8 +288,10 @@ func checkReports(c Config) error {
 		return herald.Invalid("reportConcurrency", "must be at least 1")
 	case c.ReportQueue < 1:
 		return herald.Invalid("reportQueue", "must be at least 1")
-	case c.ReportRetries < 0 || c.ReportRetries > 10:
-		return herald.Invalid("reportRetries", "must be 0..10")
+	case c.ReportRetries < ReportRetriesUntilAcked || c.ReportRetries > 10:
+		return herald.Invalid("reportRetries", "must be 0..10, or -1 for until acknowledged")
+	case c.ReportRetries == ReportRetriesUntilAcked && c.ReportBackoff <= 0:
+		return herald.Invalid("reportBackoff", "must be positive when reportRetries is -1 (until acknowledged)")
 	case c.ReportStore < 0:
 		return herald.Invalid("reportStore", "must not be negative")
 	}

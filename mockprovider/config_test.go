@@ -22,6 +22,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		"reports":           func(c *mockprovider.Config) { c.Reports = "email" },
 		"reportFormat":      func(c *mockprovider.Config) { c.ReportFormat = "xml" },
 		"reportConcurrency": func(c *mockprovider.Config) { c.ReportConcurrency = 0 },
+		"reportRetries":     func(c *mockprovider.Config) { c.ReportRetries = -2 },
+		"reportBackoff": func(c *mockprovider.Config) {
+			c.ReportRetries, c.ReportBackoff = mockprovider.ReportRetriesUntilAcked, 0
+		},
 		"templates[1].code": func(c *mockprovider.Config) {
 			c.Templates = []herald.Template{{Code: "A", Text: "x"}, {Code: "A", Text: "y"}}
 		},

@@ -21,6 +21,14 @@ import (
 // maxAckBytes bounds what is read of a webhook answer.
 const maxAckBytes = 64 << 10
 
+// Bounds on the waits of ReportRetriesUntilAcked: the doubling backoff
+// stops growing at maxReportBackoff, and a Retry-After beyond
+// maxRetryAfter is taken as maxRetryAfter.
+const (
+	maxReportBackoff = 5 * time.Second
+	maxRetryAfter    = time.Minute
+)
+
 // delivery posts reports to the webhook: a bounded queue in due order, one
 // dispatcher that waits for each report's due time, and a fixed pool of
 // posters. Reports that do not fit in the queue are dropped and counted:
@@ -52,7 +60,7 @@ type outgoing struct {
 
 // deliveryStats are counted with atomics: posters update them concurrently.
 type deliveryStats struct {
-	sent, acked, retried, givenUp, lost, duplicated, dropped atomic.Int64
+	sent, acked, retried, refused, givenUp, lost, duplicated, dropped atomic.Int64
 }
 
 func newDelivery(cfg Config, log *slog.Logger) *delivery {
@@ -74,6 +82,7 @@ func webhookClient(cfg Config) *http.Client {
 			MaxIdleConnsPerHost: cfg.ReportConcurrency,
 			MaxConnsPerHost:     cfg.ReportConcurrency,
 			IdleConnTimeout:     90 * time.Second,
+			DisableKeepAlives:   cfg.ReportNewConnection,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -153,7 +162,7 @@ func (d *delivery) next(ctx context.Context) (pending, bool) {
 }
 
 // deliver posts each copy of each report, retrying each up to
-// ReportRetries times.
+// ReportRetries times (or until acknowledged).
 func (d *delivery) deliver(ctx context.Context, p pending) {
 	for _, o := range p.reports {
 		body := d.encode(o.report)
@@ -172,18 +181,30 @@ func (d *delivery) encode(r herald.Report) []byte {
 	return infobank.EncodeReport(r)
 }
 
+// postWithRetries posts until acknowledged, at most ReportRetries more
+// times (ReportRetriesUntilAcked: until ctx ends).
 func (d *delivery) postWithRetries(ctx context.Context, body []byte, msgKey string) bool {
 	backoff := d.cfg.ReportBackoff
-	for attempt := 0; attempt <= d.cfg.ReportRetries; attempt++ {
+	untilAcked := d.cfg.ReportRetries == ReportRetriesUntilAcked
+	var retryAfter time.Duration
+	for attempt := 0; untilAcked || attempt <= d.cfg.ReportRetries; attempt++ {
 		if attempt > 0 {
 			d.stats.retried.Add(1)
-			if !sleep(ctx, backoff) {
+			wait := backoff
+			if untilAcked && retryAfter >= 0 {
+				wait = retryAfter
+			}
+			if !sleep(ctx, wait) {
 				return false
 			}
 			backoff *= 2
+			if untilAcked {
+				backoff = min(backoff, max(maxReportBackoff, d.cfg.ReportBackoff))
+			}
 		}
 		d.stats.sent.Add(1)
-		if d.post(ctx, body, msgKey) {
+		var acked bool
+		if acked, retryAfter = d.post(ctx, body, msgKey); acked {
 			d.stats.acked.Add(1)
 			return true
 		}
@@ -192,30 +213,45 @@ func (d *delivery) postWithRetries(ctx context.Context, body []byte, msgKey stri
 }
 
 // post sends one report and reports whether it was acknowledged: 200 with
-// {"msgKey": <same>} (Bizgo), or just 200 (seed format).
-func (d *delivery) post(ctx context.Context, body []byte, msgKey string) bool {
+// {"msgKey": <same>} (Bizgo), or just 200 (seed format). A refusal (429 or
+// 503) is counted; its Retry-After is returned, -1 when there is none.
+func (d *delivery) post(ctx context.Context, body []byte, msgKey string) (acked bool, retryAfter time.Duration) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.ReportURL, bytes.NewReader(body))
 	if err != nil {
-		return false
+		return false, -1
 	}
 	d.authenticate(req)
 	resp, err := d.http.Do(req)
 	if err != nil {
 		d.log.Debug("report post failed", "msg_key", msgKey, "err", err)
-		return false
+		return false, -1
 	}
 	defer resp.Body.Close()
 	ack, err := io.ReadAll(io.LimitReader(resp.Body, maxAckBytes))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		d.stats.refused.Add(1)
+		return false, parseRetryAfter(resp.Header.Get("Retry-After"))
+	}
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return false
+		return false, -1
 	}
 	if d.cfg.ReportFormat == FormatSeed {
-		return true
+		return true, -1
 	}
 	var a struct {
 		MsgKey string `json:"msgKey"`
 	}
-	return json.Unmarshal(ack, &a) == nil && a.MsgKey == msgKey
+	return json.Unmarshal(ack, &a) == nil && a.MsgKey == msgKey, -1
+}
+
+// parseRetryAfter reads a Retry-After in seconds (the form herald sends),
+// capped at maxRetryAfter; -1 when absent or not a number of seconds.
+func parseRetryAfter(v string) time.Duration {
+	s, err := strconv.Atoi(v)
+	if err != nil || s < 0 {
+		return -1
+	}
+	return min(time.Duration(s)*time.Second, maxRetryAfter)
 }
 
 func (d *delivery) authenticate(req *http.Request) {
@@ -237,6 +273,7 @@ func (d *delivery) snapshot(s *Stats) {
 	s.ReportsSent = d.stats.sent.Load()
 	s.ReportsAcked = d.stats.acked.Load()
 	s.ReportsRetried = d.stats.retried.Load()
+	s.ReportsRefused = d.stats.refused.Load()
 	s.ReportsGivenUp = d.stats.givenUp.Load()
 	s.ReportsLost = d.stats.lost.Load()
 	s.ReportsDuplicated = d.stats.duplicated.Load()
@@ -246,7 +283,7 @@ func (d *delivery) snapshot(s *Stats) {
 
 func (d *delivery) reset() {
 	st := &d.stats
-	for _, c := range []*atomic.Int64{&st.sent, &st.acked, &st.retried, &st.givenUp, &st.lost, &st.duplicated, &st.dropped} {
+	for _, c := range []*atomic.Int64{&st.sent, &st.acked, &st.retried, &st.refused, &st.givenUp, &st.lost, &st.duplicated, &st.dropped} {
 		c.Store(0)
 	}
 }

@@ -42,10 +42,14 @@ type Stats struct {
 	WindowsOverLimit int64         `json:"windows_over_limit"`
 	PerSecond        []SecondCount `json:"per_second"`
 
-	// ReportsSent counts webhook POSTs (retries and duplicate copies included).
+	// ReportsSent counts webhook POSTs (retries and duplicate copies
+	// included), ReportsRetried those that were a post again, and
+	// ReportsRefused the answers 429 or 503 (the webhook asked to come
+	// back later).
 	ReportsSent         int64 `json:"reports_sent"`
 	ReportsAcked        int64 `json:"reports_acked"`
 	ReportsRetried      int64 `json:"reports_retried"`
+	ReportsRefused      int64 `json:"reports_refused"`
 	ReportsGivenUp      int64 `json:"reports_given_up"`
 	ReportsLost         int64 `json:"reports_lost"`
 	ReportsDuplicated   int64 `json:"reports_duplicated"`

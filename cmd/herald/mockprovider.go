@@ -89,8 +89,9 @@ func addMockFlags(f *pflag.FlagSet, c *mockprovider.Config) {
 	f.IntVar(&c.ReportConcurrency, "report-concurrency", c.ReportConcurrency, "reports posted at once")
 	f.IntVar(&c.ReportQueue, "report-queue", c.ReportQueue, "reports that may wait; beyond, they are dropped and counted")
 	f.DurationVar(&c.ReportTimeout, "report-timeout", c.ReportTimeout, "time the webhook has to answer")
-	f.IntVar(&c.ReportRetries, "report-retries", c.ReportRetries, "further attempts after a failed post")
+	f.IntVar(&c.ReportRetries, "report-retries", c.ReportRetries, "further attempts after a failed post (0..10); -1: until acknowledged, waiting what a 429/503's Retry-After asks, else the backoff (capped at 5s)")
 	f.DurationVar(&c.ReportBackoff, "report-backoff", c.ReportBackoff, "wait before the first retry, doubling after")
+	f.BoolVar(&c.ReportNewConnection, "report-new-connection", false, "post each report on a TCP connection of its own (no keep-alive)")
 	f.Float64Var(&c.ReportLossRate, "report-loss-rate", 0, "share of reports never posted")
 	f.Float64Var(&c.ReportDupRate, "report-dup-rate", 0, "share of reports posted twice")
 	f.IntVar(&c.ReportStore, "report-store", c.ReportStore, "msgKeys whose reports are kept for inquiry and polling")
@@ -177,7 +178,8 @@ func shutdownMock(mock *mockprovider.Server, srv *httpserver.Server, opt mockOpt
 	st := mock.Stats()
 	logger.Info("mock provider stopped", "component", "mockprovider", "accepted", st.Accepted,
 		"refused_rate_limit", st.RefusedRateLimit, "duplicate_recipients", st.DuplicateRecipients,
-		"max_window", st.MaxWindow, "reports_acked", st.ReportsAcked, "reports_given_up", st.ReportsGivenUp)
+		"max_window", st.MaxWindow, "reports_acked", st.ReportsAcked, "reports_refused", st.ReportsRefused,
+		"reports_retried", st.ReportsRetried, "reports_given_up", st.ReportsGivenUp)
 	if opt.statsFile != "" {
 		if err := writeMockStats(opt.statsFile, st); err != nil {
 			stopErr = errors.Join(stopErr, err)
