@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/procstat"
 	"github.com/heraldhq/herald/mockprovider"
 )
 
@@ -93,7 +93,7 @@ func runCampaignRSS(t *testing.T, cfg campaignRSSConfig, db string) {
 	began := time.Now()
 	camp := seed(t, client, cfg.recipients, cfg.campaignTPS)
 	sentIn, done := waitDelivered(t, client, camp.ID, cfg.timeout)
-	hwm := procStatusKB(serve.cmd.Process.Pid, "VmHWM")
+	hwm := procstat.StatusKB(serve.cmd.Process.Pid, "VmHWM")
 	stopSampling()
 	st := readMockStats(t, mockAddr)
 	committed := metricValue(t, serveAddr, "herald_reports_committed_total")
@@ -170,7 +170,7 @@ func sampleRSS(pid int, interval time.Duration) (*atomic.Int64, func()) {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
-			if kb := procStatusKB(pid, "VmRSS"); kb > peak.Load() {
+			if kb := procstat.StatusKB(pid, "VmRSS"); kb > peak.Load() {
 				peak.Store(kb)
 			}
 			select {
@@ -181,20 +181,4 @@ func sampleRSS(pid int, interval time.Duration) (*atomic.Int64, func()) {
 		}
 	}()
 	return &peak, func() { close(quit); <-exited }
-}
-
-// procStatusKB reads one "Field: N kB" line of /proc/PID/status; 0 when
-// it cannot.
-func procStatusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -2,12 +2,10 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/procstat"
 )
 
 // TestOverload offers reports to a real `herald serve` well above the rate
@@ -108,7 +107,7 @@ func TestOverload(t *testing.T) {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if kb := procStatusKB(pid, "VmRSS"); kb > maxRSS.Load() {
+			if kb := procstat.StatusKB(pid, "VmRSS"); kb > maxRSS.Load() {
 				maxRSS.Store(kb)
 			}
 			select {
@@ -135,7 +134,7 @@ func TestOverload(t *testing.T) {
 	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
-	peak := procStatusKB(pid, "VmHWM")
+	peak := procstat.StatusKB(pid, "VmHWM")
 	close(stopSampling)
 	<-sampled
 	p.stop(t)
@@ -198,21 +197,6 @@ func storedReports(t *testing.T, engine, path, url string) map[string]bool {
 		out[k] = true
 	}
 	return out
-}
-
-// procStatusKB reads a kB field of /proc/<pid>/status, 0 when unknown.
-func procStatusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/procstat"
 )
 
 // TestRSSConnectionPerReport stands in for a provider that posts every
@@ -32,7 +34,7 @@ func TestRSSConnectionPerReport(t *testing.T) {
 	go func() {
 		defer close(sampled)
 		for {
-			if kb := procStatusKB(pid, "VmRSS"); kb > peak.Load() {
+			if kb := procstat.StatusKB(pid, "VmRSS"); kb > peak.Load() {
 				peak.Store(kb)
 			}
 			select {
