@@ -68,25 +68,9 @@ func TestSendWindowStopsAndResumes(t *testing.T) {
 		s := open(t)
 		const n = 600
 		f := setup(t, s, n, 100, nil)
-		if _, err := s.TransitionCampaign(t.Context(), f.camp.ID, herald.CampaignCancelled, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		day := time.Now().In(herald.Seoul).AddDate(0, 0, 1)
-		at := func(days, h, m int) time.Time {
-			return time.Date(day.Year(), day.Month(), day.Day()+days, h, m, 0, 0, herald.Seoul)
-		}
+		at := seoulDays()
 		clock := newSimClock(at(0, 20, 40)) // 10 minutes before the close
-		c := herald.Campaign{Name: "window", TemplateCode: "SHIP", Audience: herald.Audience{All: true}, TPS: 100,
-			SendWindow: "08:00-20:50", StartAt: at(0, 20, 39), CreatedAt: time.Now()}
-		if err := c.Validate(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		c, err := s.CreateCampaign(t.Context(), c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.camp = c
-		w, _ := herald.ParseSendWindow(c.SendWindow)
+		w := f.windowCampaign(t, "08:00-20:50", at(0, 20, 39))
 		p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
 		// Jumps of the clock must not make this live process look dead to
 		// its own recovery: that path has tests of its own.
@@ -119,6 +103,39 @@ func TestSendWindowStopsAndResumes(t *testing.T) {
 		}
 		t.Logf("%d sent before the close, %d after the opening", atClose, n-atClose)
 	})
+}
+
+// seoulDays gives the times of tomorrow and the days after, Asia/Seoul:
+// at(0, 20, 50) is tomorrow at 20:50.
+func seoulDays() func(days, h, m int) time.Time {
+	day := time.Now().In(herald.Seoul).AddDate(0, 0, 1)
+	return func(days, h, m int) time.Time {
+		return time.Date(day.Year(), day.Month(), day.Day()+days, h, m, 0, 0, herald.Seoul)
+	}
+}
+
+// windowCampaign puts in place of setup's campaign (cancelled) one with
+// the send window, starting at start, and returns the window.
+func (f *fixture) windowCampaign(t *testing.T, window string, start time.Time) herald.SendWindow {
+	t.Helper()
+	if _, err := f.store.TransitionCampaign(t.Context(), f.camp.ID, herald.CampaignCancelled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := herald.Campaign{Name: "window", TemplateCode: "SHIP", Audience: herald.Audience{All: true}, TPS: 100,
+		SendWindow: window, StartAt: start, CreatedAt: time.Now()}
+	if err := c.Validate(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.store.CreateCampaign(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.camp = c
+	w, err := herald.ParseSendWindow(window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
@@ -187,25 +204,10 @@ func TestSendWindowClosesWhileInDoubt(t *testing.T) {
 				s := open(t)
 				const n = 200
 				f := setup(t, s, n, 100, nil)
-				if _, err := s.TransitionCampaign(t.Context(), f.camp.ID, herald.CampaignCancelled, time.Now()); err != nil {
-					t.Fatal(err)
-				}
-				day := time.Now().In(herald.Seoul).AddDate(0, 0, 1)
-				at := func(days, h, m int) time.Time {
-					return time.Date(day.Year(), day.Month(), day.Day()+days, h, m, 0, 0, herald.Seoul)
-				}
+				at := seoulDays()
 				closeAt, opening := at(0, tc.closeH, tc.closeM), at(1, 8, 0)
 				clock := newSimClock(closeAt.Add(-30 * time.Second))
-				c := herald.Campaign{Name: "window", TemplateCode: "SHIP", Audience: herald.Audience{All: true}, TPS: 100,
-					SendWindow: tc.window, StartAt: closeAt.Add(-time.Minute), CreatedAt: time.Now()}
-				if err := c.Validate(time.Now()); err != nil {
-					t.Fatal(err)
-				}
-				c, err := s.CreateCampaign(t.Context(), c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.camp = c
+				w := f.windowCampaign(t, tc.window, closeAt.Add(-time.Minute))
 				firstBeforeClose := map[string]bool{} // keys first sent before the close
 				resentAfterOpening := 0               // their sends after the opening
 				f.fake.decide = whole(func(_ int, b herald.SendBatch) herald.OutcomeKind {
@@ -222,7 +224,6 @@ func TestSendWindowClosesWhileInDoubt(t *testing.T) {
 					}
 					return herald.Accepted
 				})
-				w, _ := herald.ParseSendWindow(c.SendWindow)
 				p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
 				f.startWith(t, dispatch.Config{Workers: 2, Now: clock.Now, LeaseTTL: time.Second, RecoverInterval: time.Hour}, s, p)
 
