@@ -48,8 +48,11 @@ func requireMediaType(r *http.Request, want ...string) error {
 // mediaType returns the lower-case media type of the request, "" when absent.
 func mediaType(r *http.Request) (string, error) {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
+	switch ct {
+	case "":
 		return "", nil
+	case "application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8": // what providers send, without parsing
+		return "application/json", nil
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {

@@ -267,9 +267,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	elapsed := time.Since(start)
 	s.metrics.observe(route, sw.code(), elapsed)
-	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-		slog.String("method", r.Method), slog.String("route", route),
-		slog.Int("status", sw.code()), slog.Duration("duration", elapsed))
+	if s.log.Enabled(r.Context(), slog.LevelDebug) { // spares building the line for every report
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.code()), slog.Duration("duration", elapsed))
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
