@@ -103,6 +103,7 @@ func TestDashboardIntakeInChromium(t *testing.T) {
 		t.Errorf("spool %q while spooling: want its bytes", got)
 	}
 	until(t, ctx, "the replay failure time", `document.querySelector('#intake-failure').textContent !== 'never'`, 15*time.Second)
+	until(t, ctx, "the commit error time", `document.querySelector('#intake-commit-error').textContent !== 'never'`, 15*time.Second)
 	saveScreenshot(t, ctx, "dashboard-intake-spooling.png")
 
 	// The database comes back: the spool drains, the poison report aside.

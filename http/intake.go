@@ -27,10 +27,12 @@ func (s *Server) ShowIntake(intake IntakeStatus) {
 
 // intakeAnswer is the body of GET /v1/reports/intake.
 type intakeAnswer struct {
-	Enabled       bool         `json:"enabled"`
-	QueueDepth    int          `json:"queueDepth"`
-	QueueCapacity int          `json:"queueCapacity"`
-	Spool         *spoolAnswer `json:"spool"`
+	Enabled       bool `json:"enabled"`
+	QueueDepth    int  `json:"queueDepth"`
+	QueueCapacity int  `json:"queueCapacity"`
+	// LastCommitError: when a batch's transaction last failed, null if none.
+	LastCommitError *time.Time   `json:"lastCommitError"`
+	Spool           *spoolAnswer `json:"spool"`
 }
 
 type spoolAnswer struct {
@@ -56,6 +58,10 @@ func (s *Server) getIntake(w http.ResponseWriter, r *http.Request) {
 
 func intakeBody(st ingest.Status) intakeAnswer {
 	a := intakeAnswer{Enabled: true, QueueDepth: st.QueueDepth, QueueCapacity: st.QueueCapacity}
+	if !st.LastCommitError.IsZero() {
+		t := st.LastCommitError.UTC()
+		a.LastCommitError = &t
+	}
 	if sp := st.Spool; sp != nil {
 		a.Spool = &spoolAnswer{Dir: sp.Dir, Spooling: sp.Spooling, Bytes: sp.Bytes, MaxBytes: sp.MaxBytes,
 			Replayed: sp.Replayed, QuarantinedBatches: sp.QuarantinedBatches, QuarantinedReports: sp.QuarantinedReports}

@@ -16,10 +16,11 @@ type intakeFunc func() ingest.Status
 func (f intakeFunc) Status() ingest.Status { return f() }
 
 type intakeBody struct {
-	Enabled       bool             `json:"enabled"`
-	QueueDepth    int              `json:"queueDepth"`
-	QueueCapacity int              `json:"queueCapacity"`
-	Spool         *json.RawMessage `json:"spool"`
+	Enabled         bool             `json:"enabled"`
+	QueueDepth      int              `json:"queueDepth"`
+	QueueCapacity   int              `json:"queueCapacity"`
+	LastCommitError *time.Time       `json:"lastCommitError"`
+	Spool           *json.RawMessage `json:"spool"`
 }
 
 type spoolBody struct {
@@ -91,9 +92,17 @@ func TestIntakeStatus(t *testing.T) {
 		t.Fatalf("spool %+v, want the status given, records and last failure null", sp)
 	}
 
-	st.Spool.Records, st.Spool.LastReplayFailure = 7, failed
-	if _, sp = get(); sp.Records == nil || *sp.Records != 7 || sp.LastReplayFailure == nil || !sp.LastReplayFailure.Equal(failed) {
+	if body.LastCommitError != nil {
+		t.Fatalf("last commit error %v, want null", body.LastCommitError)
+	}
+
+	st.Spool.Records, st.Spool.LastReplayFailure, st.LastCommitError = 7, failed, failed.Add(time.Second)
+	body, sp = get()
+	if sp.Records == nil || *sp.Records != 7 || sp.LastReplayFailure == nil || !sp.LastReplayFailure.Equal(failed) {
 		t.Fatalf("spool %+v, want 7 records and the failure time", sp)
+	}
+	if body.LastCommitError == nil || !body.LastCommitError.Equal(failed.Add(time.Second)) {
+		t.Fatalf("last commit error %v, want %v", body.LastCommitError, failed.Add(time.Second))
 	}
 	st.Spool = nil
 	if body, _ = get(); !body.Enabled || body.Spool != nil {

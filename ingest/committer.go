@@ -248,6 +248,7 @@ func (in *Ingest) commit(ctx context.Context, reports []herald.Report) error {
 	in.metrics.batchSize.Observe(float64(len(reports)))
 	if err != nil {
 		in.metrics.commitErrors.Inc()
+		in.lastFailure.Store(time.Now().UnixNano())
 		return err
 	}
 	in.metrics.count(res)

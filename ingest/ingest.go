@@ -177,6 +177,7 @@ type Ingest struct {
 	spool   *spool       // nil without Config.SpoolDir
 
 	lastPanicLog atomic.Int64 // unix ns of the last commit panic logged
+	lastFailure  atomic.Int64 // unix ns of the last failed commit, 0 if none
 
 	mu    sync.RWMutex // guards state against sends on a closed queue
 	state int

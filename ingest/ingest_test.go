@@ -188,6 +188,9 @@ func TestStoreError(t *testing.T) {
 	if got := metric(t, e, "herald_report_commit_errors_total", ""); got != 1 {
 		t.Fatalf("commit errors = %v", got)
 	}
+	if e.in.Status().LastCommitError.IsZero() {
+		t.Fatal("the intake's status does not tell the failed commit")
+	}
 }
 
 func TestWaitTimeout(t *testing.T) {

@@ -8,6 +8,9 @@ type Status struct {
 	// the bound past which reports are refused 429.
 	QueueDepth    int
 	QueueCapacity int
+	// LastCommitError is when a report batch's transaction last failed
+	// (then spooled, or refused without a spool); zero if none in this run.
+	LastCommitError time.Time
 	// Spool is nil without Config.SpoolDir.
 	Spool *SpoolStatus
 }
@@ -38,6 +41,9 @@ type SpoolStatus struct {
 // Status returns the intake's state now.
 func (in *Ingest) Status() Status {
 	st := Status{QueueDepth: in.QueueDepth(), QueueCapacity: in.QueueCapacity()}
+	if ns := in.lastFailure.Load(); ns != 0 {
+		st.LastCommitError = time.Unix(0, ns).UTC()
+	}
 	if in.spool != nil {
 		sp := in.spool.status()
 		st.Spool = &sp

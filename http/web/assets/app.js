@@ -30,7 +30,7 @@ const TEXT = {
     intakeSpoolingHelp: "The database failed or was slow: reports are acknowledged from the local spool and replayed to it in order.",
     intakeNoSpoolHelp: "Reports go straight to the database; without --report-spool-dir a database outage answers the provider 503.",
     queue: "Queue", spool: "Spool", waitingRecords: "Batches waiting", replayed: "Replayed", quarantined: "Quarantined batches",
-    lastReplayFailure: "Last replay failure", never: "never",
+    lastReplayFailure: "Last replay failure", lastCommitError: "Last commit error", never: "never",
     quarantinedReports: (n) => (n === 1 ? "1 report" : fmtInt(n) + " reports") + " in quarantine, in",
     quarantineHelp: "Batches whose commit kept failing while the database took others are kept in quarantine files in the spool directory; docs/INGEST.md (Poison records) tells how to replay them.",
     campaignStates: { draft: "draft", scheduled: "scheduled", preparing: "preparing", running: "running", paused: "paused", completed: "completed", cancelled: "cancelled", failed: "failed" },
@@ -62,7 +62,7 @@ const TEXT = {
     intakeSpoolingHelp: "데이터베이스가 실패했거나 느립니다: 결과를 로컬 스풀에 받아 두고 순서대로 데이터베이스에 다시 씁니다.",
     intakeNoSpoolHelp: "결과를 곧바로 데이터베이스에 저장합니다. --report-spool-dir 없이 데이터베이스가 멈추면 공급자에게 503으로 답합니다.",
     queue: "대기열", spool: "스풀", waitingRecords: "대기 중인 배치", replayed: "다시 씀", quarantined: "격리된 배치",
-    lastReplayFailure: "마지막 재기록 실패", never: "없음",
+    lastReplayFailure: "마지막 재기록 실패", lastCommitError: "마지막 저장 실패", never: "없음",
     quarantinedReports: (n) => "격리된 결과 " + fmtInt(n) + "건, 위치:",
     quarantineHelp: "다른 건은 저장되는데 계속 실패한 배치는 스풀 디렉터리의 격리 파일에 보관됩니다. 다시 넣는 방법은 docs/INGEST.md(Poison records)에 있습니다.",
     campaignStates: { draft: "초안", scheduled: "예약됨", preparing: "준비 중", running: "발송 중", paused: "일시 정지", completed: "완료", cancelled: "취소됨", failed: "실패" },
@@ -322,7 +322,8 @@ class IntakePanel {
     const [key, cls, help] = !sp ? ["no-spool", "state-off", "intakeNoSpoolHelp"]
       : sp.spooling ? ["spooling", "state-paused", "intakeSpoolingHelp"] : ["direct", "state-completed", "intakeDirectHelp"];
     state.replaceChildren(badge(key, t(key === "no-spool" ? "intakeNoSpool" : key === "spooling" ? "intakeSpooling" : "intakeDirect"), cls));
-    const stats = [stat("intake-queue", fmtInt(s.queueDepth) + " / " + fmtInt(s.queueCapacity), t("queue"))];
+    const stats = [stat("intake-queue", fmtInt(s.queueDepth) + " / " + fmtInt(s.queueCapacity), t("queue")),
+      stat("intake-commit-error", s.lastCommitError ? fmtTime(s.lastCommitError) : t("never"), t("lastCommitError"))];
     const parts = [el("p", { class: "muted" }, t(help))];
     if (sp) {
       stats.push(
