@@ -12,8 +12,10 @@ import (
 	"io/fs"
 	"math/big"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -31,6 +33,7 @@ type Store struct {
 	w *sql.DB // one connection: every write is serialised here, not by busy retries
 	r *sql.DB // readers, which WAL lets run beside the writer
 
+	path       string // the database file
 	instanceID string // meta.instance_id, read once at Open
 
 	stmts stmtCache // the writer's hot statements, parsed once
@@ -56,7 +59,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -124,21 +127,41 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	// Two processes opening a fresh file at once both see a migration as
-	// missing; the loser's transaction fails (the table exists) and rolls
-	// back, and a second look finds it applied.
-	for try := 1; ; try++ {
-		_, err := p.Up(ctx)
+	// Two processes opening a fresh file at once would both see a
+	// migration missing, and the loser's transaction would fail on what
+	// the winner just made: they take turns on a lock file beside it.
+	unlock, err := lockFile(ctx, s.path+".migrate-lock")
+	if err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	defer unlock()
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	return nil
+}
+
+// lockFile takes an exclusive flock on path, waiting for it until ctx
+// ends, and returns its release.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return nil
+			return func() { f.Close() }, nil // closing releases the lock
 		}
-		if try == 3 {
-			return fmt.Errorf("migrate sqlite: %w", err)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("migrate sqlite: %w", err)
-		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
