@@ -431,14 +431,14 @@ func (in *Ingest) replaySegment(ctx context.Context, seg segment, p *replayPass)
 		if g.add(pos, batch) {
 			continue
 		}
-		n, m, err := in.replayGroup(ctx, &g, p)
+		n, m, err := in.commitGroup(ctx, &g, p)
 		reports, records = reports+n, records+m
 		if err != nil {
 			return reports, records, err
 		}
 		g.add(pos, batch)
 	}
-	n, m, err := in.replayGroup(ctx, &g, p)
+	n, m, err := in.commitGroup(ctx, &g, p)
 	return reports + n, records + m, err
 }
 
@@ -469,27 +469,18 @@ func (g *replayGroup) add(pos recordPos, batch []herald.Report) bool {
 	return true
 }
 
-// replayGroup commits the group's records together, or, when that fails,
+// commitGroup commits the group's records together, or, when that fails,
 // one at a time, so that a poison record is found and taken apart
 // (replayRecord). It returns the reports stored and the records done, and
 // empties the group.
-func (in *Ingest) replayGroup(ctx context.Context, g *replayGroup, p *replayPass) (reports, records int, err error) {
+func (in *Ingest) commitGroup(ctx context.Context, g *replayGroup, p *replayPass) (reports, records int, err error) {
 	defer func() { g.records, g.size = g.records[:0], 0 }()
-	if len(g.records) > 1 {
-		if err := in.safeCommit(ctx, distinctReports(g.records)); err == nil {
-			for _, rec := range g.records {
-				in.spool.committed(rec.pos, len(rec.batch))
-				in.metrics.replayed.Add(float64(len(rec.batch)))
-				reports += len(rec.batch)
-			}
-			if p.suspect != nil { // the evidence it waited for
-				err = in.settleSuspect(ctx, p)
-			}
-			return reports, len(g.records), err
-		}
+	if len(g.records) > 1 && in.safeCommit(ctx, distinctReports(g.records)) == nil {
+		n, err := in.recordsStored(ctx, p, g.records...)
+		return n, len(g.records), err
 	}
 	for _, rec := range g.records {
-		n, err := in.replayRecord(ctx, rec.pos, rec.batch, p)
+		n, err := in.replayRecord(ctx, rec, p)
 		if err != nil {
 			return reports, records, err
 		}
@@ -521,19 +512,29 @@ func distinctReports(records []spooledRecord) []herald.Report {
 	return out
 }
 
+// recordsStored books records whose reports were committed and returns
+// how many reports they hold; the commit is also the evidence the pass's
+// suspect waited for.
+func (in *Ingest) recordsStored(ctx context.Context, p *replayPass, recs ...spooledRecord) (int, error) {
+	n := 0
+	for _, rec := range recs {
+		in.spool.committed(rec.pos, len(rec.batch))
+		in.metrics.replayed.Add(float64(len(rec.batch)))
+		n += len(rec.batch)
+	}
+	if p.suspect != nil {
+		return n, in.settleSuspect(ctx, p)
+	}
+	return n, nil
+}
+
 // replayRecord commits one record, or takes it apart when it is poison,
 // and returns how many of its reports were stored.
-func (in *Ingest) replayRecord(ctx context.Context, pos recordPos, batch []herald.Report, p *replayPass) (int, error) {
+func (in *Ingest) replayRecord(ctx context.Context, rec spooledRecord, p *replayPass) (int, error) {
+	pos, batch := rec.pos, rec.batch
 	err := in.safeCommit(ctx, batch)
 	if err == nil {
-		in.spool.committed(pos, len(batch))
-		in.metrics.replayed.Add(float64(len(batch)))
-		if p.suspect != nil { // the evidence it waited for
-			if err := in.settleSuspect(ctx, p); err != nil {
-				return len(batch), err
-			}
-		}
-		return len(batch), nil
+		return in.recordsStored(ctx, p, rec)
 	}
 	// With a suspect waiting, only a panic is the record's own fault: any
 	// other failure says the database still refuses writes.
