@@ -57,10 +57,7 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 	var res herald.ReportResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = herald.ReportResult{}
-		apply, err := s.newApplier(ctx, tx, now)
-		if err != nil {
-			return err
-		}
+		apply := s.newApplier(ctx, tx, now)
 		defer apply.close()
 		matched := 0
 		for start := 0; start < len(reports); {
@@ -91,9 +88,12 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 }
 
 // A batch is stored in chunks of a power of two reports, at most
-// maxReportChunk (9 parameters each), so that a handful of statement texts
-// serve every batch and each is parsed once (stmtCache).
-const maxReportChunk = 256
+// maxReportChunk (9 parameters each), so that a handful of statements
+// serve every batch and each is parsed once (prepared).
+const (
+	reportChunkSizes = 9 // 1, 2, 4 … maxReportChunk
+	maxReportChunk   = 1 << (reportChunkSizes - 1)
+)
 
 // chunkSize is the largest power of two not above n or maxReportChunk.
 func chunkSize(n int) int {
@@ -103,14 +103,6 @@ func chunkSize(n int) int {
 	}
 	return c
 }
-
-// insertReportsSQL holds the INSERT of a chunk of 1 << i reports.
-var insertReportsSQL = func() (q [9]string) {
-	for i := range q {
-		q[i] = insertReportsQuery(1 << i)
-	}
-	return q
-}()
 
 // insertReports stores a chunk, skipping copies, and returns for each
 // report the recipient it matched (0: none, held, or a copy), counting
@@ -125,10 +117,7 @@ func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Re
 			index[keyOf(r)] = i
 		}
 	}
-	st, err := s.stmts.stmt(ctx, tx, insertReportsSQL[bits.TrailingZeros(uint(len(chunk)))])
-	if err != nil {
-		return nil, err
-	}
+	st := tx.StmtContext(ctx, s.stmts.insertReports[bits.TrailingZeros(uint(len(chunk)))])
 	defer st.Close()
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
@@ -209,12 +198,8 @@ type applier struct {
 	moved map[int64]bool
 }
 
-func (s *Store) newApplier(ctx context.Context, tx *sql.Tx, now time.Time) (*applier, error) {
-	stmt, err := s.stmts.stmt(ctx, tx, applyReport)
-	if err != nil {
-		return nil, err
-	}
-	return &applier{ctx: ctx, stmt: stmt, now: ms(now), moved: map[int64]bool{}}, nil
+func (s *Store) newApplier(ctx context.Context, tx *sql.Tx, now time.Time) *applier {
+	return &applier{ctx: ctx, stmt: tx.StmtContext(ctx, s.stmts.applyReport), now: ms(now), moved: map[int64]bool{}}
 }
 
 func (a *applier) apply(recipientID int64, r herald.Report) error {
@@ -261,10 +246,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 			return err
 		}
 		defer upd.Close()
-		apply, err := s.newApplier(ctx, tx, now)
-		if err != nil {
-			return err
-		}
+		apply := s.newApplier(ctx, tx, now)
 		defer apply.close()
 		for _, p := range pending {
 			if _, err := upd.ExecContext(ctx, p.recipient, ms(now), minMatchDelay.Milliseconds(),

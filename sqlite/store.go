@@ -36,7 +36,7 @@ type Store struct {
 	path       string // the database file
 	instanceID string // meta.instance_id, read once at Open
 
-	stmts stmtCache // the writer's hot statements, parsed once
+	stmts prepared // the writer's hot statements, parsed once
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -68,7 +68,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.stmts, err = prepareStmts(ctx, s.w, append(insertReportsSQL[:], applyReport)...); err != nil {
+	if err := s.stmts.prepare(ctx, s.w); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -176,42 +176,35 @@ func (s *Store) Close() error {
 	return errors.Join(s.stmts.close(), s.w.Close(), s.r.Close())
 }
 
-// stmtCache keeps the writer's hot statements prepared, by their text:
-// SQLite parses a statement in about the time it runs it, and the report
-// path runs the same few all day. They are prepared at Open: preparing on
-// the writer needs its one connection, which a transaction holds.
-type stmtCache struct {
-	m map[string]*sql.Stmt
+// prepared holds the writer's hot statements, parsed once: SQLite parses
+// a statement in about the time it runs it, and the report path runs the
+// same few all day. They are prepared at Open: preparing on the writer
+// needs its one connection, which a transaction holds.
+type prepared struct {
+	insertReports [reportChunkSizes]*sql.Stmt // a chunk of 1 << i reports
+	applyReport   *sql.Stmt
 }
 
-func prepareStmts(ctx context.Context, db *sql.DB, queries ...string) (stmtCache, error) {
-	c := stmtCache{m: make(map[string]*sql.Stmt, len(queries))}
-	for _, q := range queries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return c, errors.Join(fmt.Errorf("prepare: %w", err), c.close())
+func (p *prepared) prepare(ctx context.Context, db *sql.DB) error {
+	var err error
+	for i := range p.insertReports {
+		if p.insertReports[i], err = db.PrepareContext(ctx, insertReportsQuery(1<<i)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
 		}
-		c.m[q] = st
 	}
-	return c, nil
+	if p.applyReport, err = db.PrepareContext(ctx, applyReport); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
 }
 
-// stmt is query in tx, without parsing it again; a query not prepared at
-// Open is an error of this package.
-func (c *stmtCache) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, ok := c.m[query]
-	if !ok {
-		return nil, errors.New("sqlite: statement not prepared at Open")
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
-func (c *stmtCache) close() error {
+func (p *prepared) close() error {
 	var errs []error
-	for _, st := range c.m {
-		errs = append(errs, st.Close())
+	for _, st := range append(p.insertReports[:], p.applyReport) {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
 	}
-	c.m = nil
 	return errors.Join(errs...)
 }
 
