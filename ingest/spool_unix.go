@@ -1,21 +1,22 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"syscall"
+
+	"github.com/heraldhq/herald/internal/filelock"
 )
 
-// lockDir takes an exclusive flock on dir/LOCK, so that two processes
+// lockDir takes an exclusive lock on dir/LOCK, so that two processes
 // never share a spool (each would replay the other's records).
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir+"/LOCK", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := filelock.TryLock(dir + "/LOCK")
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("report spool %s is in use by another process: %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("report spool: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("report spool %s is in use by another process: %w", dir, err)
 	}
 	return f, nil
 }

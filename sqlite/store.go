@@ -12,10 +12,8 @@ import (
 	"io/fs"
 	"math/big"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -23,6 +21,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/filelock"
 )
 
 //go:embed migrations/*.sql
@@ -130,40 +129,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	// Two processes opening a fresh file at once would both see a
 	// migration missing, and the loser's transaction would fail on what
 	// the winner just made: they take turns on a lock file beside it.
-	unlock, err := lockFile(ctx, s.path+".migrate-lock")
+	lock, err := filelock.Lock(ctx, s.path+".migrate-lock")
 	if err != nil {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
-	defer unlock()
+	defer lock.Close()
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
 	return nil
-}
-
-// lockFile takes an exclusive flock on path, waiting for it until ctx
-// ends, and returns its release.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // Ping checks that the file can be read.
