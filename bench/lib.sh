@@ -1,6 +1,7 @@
 # Shared by the bench scripts that drive `herald serve` with wrk
 # (bench/webhook.sh, bench/webhook-slowloris.sh): source it from the
-# repository root. wrk_run reads THREADS, DURATION and TOKEN.
+# repository root. wrk_run reads THREADS, DURATION and TOKEN; bench_cleanup
+# reads PG.
 
 # wait_port PORT: until something listens on 127.0.0.1:PORT (20 s at most).
 wait_port() {
@@ -23,4 +24,22 @@ wrk_run() {
 	errors=$(( ${non2xx:-0} + ${sock:-0} ))
 	unique=$(awk '/^issued/ { print $4 }' <<<"$out")
 	p99ms=$p99
+}
+
+# bench_setup: checks for wrk, makes $tmp, and on exit kills the processes
+# in pids, drops the PostgreSQL schema named in schema (from $PG) and
+# removes $tmp.
+bench_setup() {
+	command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+	tmp=$(mktemp -d)
+	pids=()
+	schema=
+	trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ -n $schema ]]; then psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
+	rm -rf "$tmp"
 }

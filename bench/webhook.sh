@@ -29,17 +29,7 @@ ADMIN=admin-token-0123456789ab
 PORT_NOOP=${PORT_NOOP:-18181}
 PORT=${PORT:-18182}
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-tmp=$(mktemp -d)
-pids=()
-schema=
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [[ -n $schema ]]; then psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_setup
 go build -o "$tmp/herald" ./cmd/herald
 go build -o "$tmp/noop" ./bench/noop
 
