@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/internal/mytest"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/procstat"
 	"github.com/heraldhq/herald/mysql"
 	"github.com/heraldhq/herald/postgres"
 )
@@ -92,7 +92,7 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 	var firstErr atomic.Value
 
 	b.ResetTimer()
-	cpu0, pg0, start := cpuTime(), backends(), time.Now()
+	cpu0, pg0, start := procstat.SelfCPU(), backends(), time.Now()
 	busy0, total0 := machineBusy()
 	var wg sync.WaitGroup
 	for g := range conc {
@@ -129,7 +129,7 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 	wg.Wait()
 	elapsed := time.Since(start)
 	pg1 := backends()
-	cpu, pg := cpuTime()-cpu0, cpuSince(pg0, pg1)
+	cpu, pg := procstat.SelfCPU()-cpu0, cpuSince(pg0, pg1)
 	busy1, total1 := machineBusy()
 	b.StopTimer()
 
@@ -201,13 +201,6 @@ func histogramMean(b *testing.B, reg *prometheus.Registry, name string) float64 
 		}
 	}
 	return 0
-}
-
-// cpuTime is the user and system CPU this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchPostgres opens a store on a schema of its own, under an

@@ -2,21 +2,12 @@ package storetest
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/procstat"
 )
-
-// processCPU is the user and system time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchApplyReports measures ApplyReports with batches of unmatched seed
 // reports (the webhook benchmark's load), per report:
@@ -28,7 +19,7 @@ func BenchApplyReports(b *testing.B, store herald.Store) {
 			at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
 			batch := make([]herald.Report, size)
 			n := 0
-			cpu0 := processCPU()
+			cpu0 := procstat.SelfCPU()
 			for b.Loop() {
 				for i := range batch {
 					id := fmt.Sprintf("bench-%d-%d", size, n)
@@ -43,7 +34,7 @@ func BenchApplyReports(b *testing.B, store herald.Store) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/report")
 			// CPU of this process (for SQLite, the whole store): steadier
 			// than wall time on a shared machine.
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(n), "cpu-ns/report")
+			b.ReportMetric(float64((procstat.SelfCPU()-cpu0).Nanoseconds())/float64(n), "cpu-ns/report")
 		})
 	}
 }

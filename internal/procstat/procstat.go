@@ -1,5 +1,5 @@
-// Package procstat reads a process's memory figures from /proc, for the
-// tests and benchmarks that bound serve's RSS.
+// Package procstat reads what a process has used, memory (from /proc) and
+// CPU time, for the tests and benchmarks that bound or measure it.
 package procstat
 
 import (

@@ -17,3 +17,18 @@ func TestStatusKB(t *testing.T) {
 		t.Fatalf("unknown field: %d", got)
 	}
 }
+
+func TestSelfCPU(t *testing.T) {
+	before := SelfCPU()
+	if before == 0 {
+		t.Skip("no CPU time on this system")
+	}
+	for i := 0; ; i++ { // spin until the clock moves
+		if SelfCPU() > before {
+			break
+		}
+		if i > 1e9 {
+			t.Fatal("CPU time never grew")
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/heraldhq/herald/internal/procstat"
 )
 
 // cpuMetric is the Prometheus process collector's CPU time counter.
@@ -180,4 +182,13 @@ func parseCPU(r io.Reader) (float64, error) {
 		return g.GetValue(), nil
 	}
 	return 0, fmt.Errorf("metrics: %s is a %s, not a counter", cpuMetric, mf.GetType())
+}
+
+// selfCPU is the CPU time this process has used, in seconds; NaN when the
+// system does not tell.
+func selfCPU() float64 {
+	if d := procstat.SelfCPU(); d > 0 {
+		return d.Seconds()
+	}
+	return math.NaN()
 }
