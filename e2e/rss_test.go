@@ -95,6 +95,11 @@ func runCampaignRSS(t *testing.T, cfg campaignRSSConfig, db string) {
 	sentIn, done := waitDelivered(t, client, camp.ID, cfg.timeout)
 	hwm := procstat.StatusKB(serve.cmd.Process.Pid, "VmHWM")
 	stopSampling()
+	// herald commits a report before it answers, and the mock counts the
+	// answer only once it has read it: give the last answers time to arrive.
+	waitMockUpTo(t, mockAddr, 10*time.Second, func(s mockprovider.Stats) bool {
+		return s.ReportsAcked+s.ReportsGivenUp+s.ReportsDropped >= int64(cfg.recipients)
+	})
 	st := readMockStats(t, mockAddr)
 	committed := metricValue(t, serveAddr, "herald_reports_committed_total")
 	wall := time.Since(began)
