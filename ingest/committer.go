@@ -51,6 +51,7 @@ func (in *Ingest) commitLoop(ctx context.Context, q chan *request) {
 			reports = append(reports, req.report)
 		}
 		err := in.persist(ctx, reports)
+		b.observe(len(b.batch) + len(b.copies) + len(q))
 		if err == nil {
 			for _, req := range b.batch {
 				b.recent.add(req.key)
@@ -76,6 +77,28 @@ type batcher struct {
 	index  map[string]struct{} // keys in batch
 	batch  []*request          // the first of each key
 	copies []*request          // the others, answered with the batch
+	peak   int                 // callers waiting at the end of recent commits, decaying
+}
+
+// A batch takes at most half of the callers that were waiting on this
+// committer at the end of its recent commits (never fewer than
+// minBatchLimit, never more than Config.BatchSize). Under a closed loop of
+// many connections, a batch of all of them leaves nothing to read while it
+// commits: the HTTP side and the commit take turns and a core sits idle.
+// With half, the other half's answers, next requests and decoding overlap
+// the commit (measured: 256 connections on SQLite, 19% of the CPU idle and
+// 35,000 reports/s with batches of everyone, 7% and 40,000/s with half).
+const minBatchLimit = 16
+
+// observe records how many callers wait on this committer as a commit ends:
+// its batch, their copies, and what queued meanwhile.
+func (b *batcher) observe(waiting int) {
+	b.peak = max(waiting, b.peak-b.peak/16)
+}
+
+// limit is the most reports the next batch takes.
+func (b *batcher) limit() int {
+	return min(b.in.cfg.BatchSize, max(minBatchLimit, b.peak/2))
 }
 
 // admit adds req to the batch unless it is a copy.
@@ -106,7 +129,7 @@ func (b *batcher) fill(q chan *request, timer *time.Timer) bool {
 	window := b.in.cfg.FlushInterval
 	gap := min(window, fillGap)
 	deadline := time.Now().Add(window)
-	for len(b.batch) < b.in.cfg.BatchSize {
+	for limit := b.limit(); len(b.batch) < limit; {
 		select { // what is queued already needs no timer
 		case req, ok := <-q:
 			if !ok {

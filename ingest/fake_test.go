@@ -77,3 +77,53 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchTakesHalfOfTheWaiting: once a commit ends with many callers
+// waiting, the next batches take at most half of them (never fewer than
+// 16), so that the other half is read while a batch commits; BatchSize
+// still bounds a batch.
+func TestBatchTakesHalfOfTheWaiting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		queued, batchSize int
+		want              []int
+	}{
+		{queued: 200, batchSize: 500, want: []int{1, 100, 100}}, // 201 waiting: 100 at a time
+		{queued: 20, batchSize: 500, want: []int{1, 16, 4}},     // 21 waiting: the floor
+		{queued: 200, batchSize: 60, want: []int{1, 60, 60, 60, 20}},
+	} {
+		t.Run(fmt.Sprint(tc.queued, "/", tc.batchSize), func(t *testing.T) {
+			t.Parallel()
+			s := &batchStore{release: make(chan struct{}), entered: make(chan struct{})}
+			in, err := ingest.New(ingest.Config{Committers: 1, BatchSize: tc.batchSize, QueueSize: 1000}, s, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := in.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := in.Stop(context.Background()); err != nil {
+					t.Errorf("stop: %v", err)
+				}
+			})
+			answers := []<-chan error{submitAsync(in, rep("H0"))}
+			waitFor(t, s.entered, "the first commit")
+			for i := range tc.queued {
+				answers = append(answers, submitAsync(in, rep(fmt.Sprint("H", i+1))))
+			}
+			eventually(t, "reports queued", func() bool { return in.QueueDepth() == tc.queued })
+			close(s.release)
+			for _, c := range answers {
+				if err := waitFor(t, c, "an answer"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if fmt.Sprint(s.sizes) != fmt.Sprint(tc.want) {
+				t.Fatalf("batches of %v, want %v", s.sizes, tc.want)
+			}
+		})
+	}
+}
