@@ -31,8 +31,7 @@ func (b BearerTokens) Len() int { return len(b.digests) }
 // Valid reports whether header, an Authorization value, is
 // "Bearer <one of the tokens>".
 func (b BearerTokens) Valid(header string) bool {
-	_, ok := b.authenticate(header)
-	return ok
+	return b.match(header) >= 0 // no fingerprint: the webhook asks this once a report
 }
 
 // requireAdmin answers 401 unless the request carries one of the admin

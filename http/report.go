@@ -286,19 +286,25 @@ func (e *reportEdge) read(w http.ResponseWriter, r *http.Request) (herald.Report
 }
 
 // readReportBody reads at most MaxReportBytes, in one allocation when the
-// length is announced.
+// length is announced (net/http then stops the body at that length itself).
+// The body is read to its end: one left unread is drained by net/http
+// after the handler, through readers of its own.
 func readReportBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxReportBytes {
 		return nil, errReportTooLarge
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxReportBytes)
 	var b []byte
 	var err error
 	if r.ContentLength < 0 {
-		b, err = io.ReadAll(body)
+		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReportBytes))
 	} else {
 		b = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, b)
+		if _, err = io.ReadFull(r.Body, b); err == nil {
+			_, err = r.Body.Read(nil) // io.EOF, and net/http knows the body is done
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+		}
 	}
 	var mbe *http.MaxBytesError
 	switch {

@@ -20,9 +20,18 @@ type fingerprintKey struct{}
 // fingerprint: the first 16 hex digits of its SHA-256, never the token.
 // Every digest is compared, in constant time, as in Valid.
 func (b BearerTokens) authenticate(header string) (fingerprint string, ok bool) {
+	match := b.match(header)
+	if match < 0 {
+		return "", false
+	}
+	return fingerprintOf(b.digests[match]), true
+}
+
+// match is the index of the token of an Authorization header, -1 when none.
+func (b BearerTokens) match(header string) int {
 	scheme, token, found := strings.Cut(header, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+		return -1
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	match := -1
@@ -31,10 +40,7 @@ func (b BearerTokens) authenticate(header string) (fingerprint string, ok bool) 
 			match = i
 		}
 	}
-	if match < 0 {
-		return "", false
-	}
-	return fingerprintOf(b.digests[match]), true
+	return match
 }
 
 // fingerprintOf names a token by its digest's first bytes: enough to tell

@@ -213,7 +213,11 @@ func New(cfg Config, store ReportStore, logger *slog.Logger, reg prometheus.Regi
 	for range cfg.Committers {
 		in.queues = append(in.queues, make(chan *request, per))
 	}
-	in.pool.New = func() any { return &request{done: make(chan error, 1)} }
+	in.pool.New = func() any {
+		wait := time.NewTimer(time.Hour)
+		wait.Stop()
+		return &request{done: make(chan error, 1), wait: wait}
+	}
 	if cfg.SpoolDir != "" {
 		sp, err := openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes)
 		if err != nil {

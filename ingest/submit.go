@@ -26,6 +26,7 @@ type request struct {
 	report herald.Report
 	key    string
 	done   chan error
+	wait   *time.Timer // Submit's WaitTimeout, stopped between uses
 }
 
 // Submit validates r, queues it and returns nil once it is durable: in
@@ -51,17 +52,18 @@ func (in *Ingest) Submit(ctx context.Context, r herald.Report) error {
 		return ErrStopping
 	}
 	in.metrics.received.Inc()
-	timer := time.NewTimer(in.cfg.WaitTimeout)
-	defer timer.Stop()
+	req.wait.Reset(in.cfg.WaitTimeout)
 	select {
 	case err := <-req.done:
+		req.wait.Stop() // before release: a stopped timer delivers nothing stale to the next user
 		in.release(req)
 		return err
-	case <-timer.C:
+	case <-req.wait.C:
 		// The committer still holds req and will answer into it: not reused.
 		in.metrics.timeouts.Inc()
 		return ErrTimeout
 	case <-ctx.Done():
+		req.wait.Stop()
 		return errors.Join(ErrTimeout, ctx.Err())
 	}
 }

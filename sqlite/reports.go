@@ -127,16 +127,16 @@ func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Re
 	recipients := make([]int64, len(chunk))
 	stored := 0
 	for rows.Next() {
-		var rid sql.NullInt64
+		var rid, at sql.NullInt64
 		var pending bool
-		var k reportKey
-		if err := rows.Scan(&rid, &pending, &k.msgKey, &k.service, &k.typ, &k.code, &k.at); err != nil {
+		var msgKey, service, typ, code sql.NullString
+		if err := rows.Scan(&rid, &pending, &msgKey, &service, &typ, &code, &at); err != nil {
 			return nil, err
 		}
 		stored++
 		switch {
 		case rid.Valid:
-			recipients[index[k]] = rid.Int64
+			recipients[index[reportKey{msgKey.String, service.String, typ.String, code.String, at.Int64}]] = rid.Int64
 		case pending:
 			res.Unmatched++
 		default:
@@ -168,7 +168,12 @@ func insertReportsQuery(n int) string {
 		WHERE true -- lets SQLite parse the upsert clause after a SELECT
 		ORDER BY m.ord
 		ON CONFLICT DO NOTHING
-		RETURNING recipient_id, next_match_at IS NOT NULL, msg_key, service_type, report_type, report_code, report_time`
+		-- Only a matched report needs its key back (to find it in the chunk):
+		-- NULLs cost the driver no strings.
+		RETURNING recipient_id, next_match_at IS NOT NULL,
+			CASE WHEN recipient_id IS NOT NULL THEN msg_key END, CASE WHEN recipient_id IS NOT NULL THEN service_type END,
+			CASE WHEN recipient_id IS NOT NULL THEN report_type END, CASE WHEN recipient_id IS NOT NULL THEN report_code END,
+			CASE WHEN recipient_id IS NOT NULL THEN report_time END`
 }
 
 // reportKey is a report's identity as stored: a copy has the same.
