@@ -63,7 +63,22 @@ type Limiter struct {
 	cooldown  time.Duration
 	queue     []*waiter // FIFO; queue[0] is the only one that sleeps on time
 	hook      func(event string, at time.Time, n int)
+	base      time.Duration // SpanFor(headroom): the span on a machine that keeps time
+	lag       time.Duration // the latest peak of the timer's lateness, decaying (see late)
+	lagAt     time.Time
 }
+
+// A machine too busy to keep time delays requests between admission and
+// the provider by as much as it delays this limiter's timer, and a
+// request held back that way can meet the next window's at the provider:
+// the headroom covers 15 ms of that. So the span grows by twice the
+// timer's recent lateness (halving every lagHalfLife, at most maxLagSpan):
+// a little slower while the machine is overloaded, unchanged when it is
+// not (a timer a fraction of a millisecond late moves nothing).
+const (
+	lagHalfLife = 5 * time.Second
+	maxLagSpan  = 100 * time.Millisecond
+)
 
 type waiter struct {
 	n     int
@@ -105,11 +120,12 @@ func NewLimiter(limit int, headroom float64, o Options) *Limiter {
 func (l *Limiter) SetLimit(limit int, headroom float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	target, span := float64(max(1, limit)), SpanFor(headroom)
-	if target == l.target && span == l.win.Span() {
+	target, base := float64(max(1, limit)), SpanFor(headroom)
+	if target == l.target && base == l.base {
 		return
 	}
-	l.win.SetSpan(span)
+	l.base = base
+	l.resize(l.now())
 	l.target = target
 	l.minLimit = math.Max(1, target/100)
 	if !l.throttled || l.current > target {
@@ -142,14 +158,21 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 		return err
 	}
 	var w *waiter
+	var slept time.Time // when the last sleep on the timer began; zero if woken otherwise
+	var sleep time.Duration
 	for {
 		var note change
+		if !slept.IsZero() {
+			l.late(l.now().Sub(slept) - sleep)
+			slept = time.Time{}
+		}
 		if w != nil && w.admit {
 			l.mu.Unlock()
 			return nil
 		}
 		if w == nil && len(l.queue) == 0 || w != nil && l.queue[0] == w {
 			now := l.now()
+			l.resize(now)
 			note = l.grow(now)
 			ok, d := l.win.Admit(now, n)
 			switch {
@@ -181,6 +204,7 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 			l.notify(note)
 			select {
 			case <-l.after(d):
+				slept, sleep = now, d
 			case <-w.wake:
 			case <-ctx.Done():
 				return l.cancel(w, ctx.Err())
@@ -197,6 +221,30 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 			}
 		}
 		l.mu.Lock()
+	}
+}
+
+// late notes that the timer fired d after it was due.
+func (l *Limiter) late(d time.Duration) {
+	now := l.now()
+	if d > l.lagNow(now) {
+		l.lag, l.lagAt = d, now
+	}
+}
+
+// lagNow is the lateness peak, decayed to now.
+func (l *Limiter) lagNow(now time.Time) time.Duration {
+	if l.lag <= 0 {
+		return 0
+	}
+	return time.Duration(float64(l.lag) * math.Exp2(-now.Sub(l.lagAt).Seconds()/lagHalfLife.Seconds()))
+}
+
+// resize sets the window's span to the headroom's plus the lateness guard
+// in whole milliseconds (a timer late by a fraction of one adds nothing).
+func (l *Limiter) resize(now time.Time) {
+	if span := l.base + min(maxLagSpan, 2*l.lagNow(now)).Truncate(time.Millisecond); span != l.win.Span() {
+		l.win.SetSpan(span)
 	}
 }
 
