@@ -64,21 +64,8 @@ type Limiter struct {
 	queue     []*waiter // FIFO; queue[0] is the only one that sleeps on time
 	hook      func(event string, at time.Time, n int)
 	base      time.Duration // SpanFor(headroom): the span on a machine that keeps time
-	lag       time.Duration // the latest peak of the timer's lateness, decaying (see late)
-	lagAt     time.Time
+	lag       Lateness      // of the head's timer: the span is base + lag.Extra
 }
-
-// A machine too busy to keep time delays requests between admission and
-// the provider by as much as it delays this limiter's timer, and a
-// request held back that way can meet the next window's at the provider:
-// the headroom covers 15 ms of that. So the span grows by twice the
-// timer's recent lateness (halving every lagHalfLife, at most maxLagSpan):
-// a little slower while the machine is overloaded, unchanged when it is
-// not (a timer a fraction of a millisecond late moves nothing).
-const (
-	lagHalfLife = 5 * time.Second
-	maxLagSpan  = 100 * time.Millisecond
-)
 
 type waiter struct {
 	n     int
@@ -163,7 +150,8 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	for {
 		var note change
 		if !slept.IsZero() {
-			l.late(l.now().Sub(slept) - sleep)
+			now := l.now()
+			l.lag.Note(now, now.Sub(slept)-sleep)
 			slept = time.Time{}
 		}
 		if w != nil && w.admit {
@@ -224,26 +212,9 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	}
 }
 
-// late notes that the timer fired d after it was due.
-func (l *Limiter) late(d time.Duration) {
-	now := l.now()
-	if d > l.lagNow(now) {
-		l.lag, l.lagAt = d, now
-	}
-}
-
-// lagNow is the lateness peak, decayed to now.
-func (l *Limiter) lagNow(now time.Time) time.Duration {
-	if l.lag <= 0 {
-		return 0
-	}
-	return time.Duration(float64(l.lag) * math.Exp2(-now.Sub(l.lagAt).Seconds()/lagHalfLife.Seconds()))
-}
-
-// resize sets the window's span to the headroom's plus the lateness guard
-// in whole milliseconds (a timer late by a fraction of one adds nothing).
+// resize sets the window's span to the headroom's plus the lateness guard.
 func (l *Limiter) resize(now time.Time) {
-	if span := l.base + min(maxLagSpan, 2*l.lagNow(now)).Truncate(time.Millisecond); span != l.win.Span() {
+	if span := l.base + l.lag.Extra(now); span != l.win.Span() {
 		l.win.SetSpan(span)
 	}
 }
