@@ -41,18 +41,7 @@ func (b *batchStore) MatchPendingReports(context.Context, time.Time, int) (int, 
 func TestGroupCommit(t *testing.T) {
 	t.Parallel()
 	s := &batchStore{release: make(chan struct{}), entered: make(chan struct{})}
-	in, err := ingest.New(ingest.Config{Committers: 1, Now: func() time.Time { return testNow }}, s, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := in.Stop(context.Background()); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	in, _ := startIngest(t, s, ingest.Config{Committers: 1})
 	first := submitAsync(in, rep("G0"))
 	waitFor(t, s.entered, "the first commit")
 	var rest []<-chan error
@@ -95,18 +84,7 @@ func TestBatchTakesHalfOfTheWaiting(t *testing.T) {
 		t.Run(fmt.Sprint(tc.queued, "/", tc.batchSize), func(t *testing.T) {
 			t.Parallel()
 			s := &batchStore{release: make(chan struct{}), entered: make(chan struct{})}
-			in, err := ingest.New(ingest.Config{Committers: 1, BatchSize: tc.batchSize, QueueSize: 1000}, s, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := in.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := in.Stop(context.Background()); err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			})
+			in, _ := startIngest(t, s, ingest.Config{Committers: 1, BatchSize: tc.batchSize, QueueSize: 1000})
 			answers := []<-chan error{submitAsync(in, rep("H0"))}
 			waitFor(t, s.entered, "the first commit")
 			for i := range tc.queued {

@@ -27,7 +27,7 @@ func rep(msgKey string) herald.Report {
 }
 
 // startIngest runs an Ingest over s until the test ends.
-func startIngest(t *testing.T, s herald.Store, cfg ingest.Config) (*ingest.Ingest, *prometheus.Registry) {
+func startIngest(t *testing.T, s ingest.ReportStore, cfg ingest.Config) (*ingest.Ingest, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if cfg.Now == nil {
