@@ -33,6 +33,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/pace"
 )
 
 // ErrUnavailable wraps every error caused by Redis being unreachable (or
@@ -78,6 +79,7 @@ type Limiter struct {
 	cutAt    int64         // server µs of the last known cut (0: none)
 	offset   time.Duration // server clock − local clock, last seen
 	cur      float64       // last known current limit
+	lag      pace.Lateness // of this process's timer: it counts over window + lag.Extra
 }
 
 // New returns the limiter of senderKey: limit recipients per trailing
@@ -176,6 +178,7 @@ func (l *Limiter) wait(ctx context.Context, n int) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%w: %d recipients, limit %d", ErrTooLarge, n, limit)
 		}
 		d := time.Duration(res[1]) * time.Microsecond
+		slept := time.Now()
 		if timer == nil {
 			timer = time.NewTimer(d)
 			defer timer.Stop()
@@ -187,6 +190,10 @@ func (l *Limiter) wait(ctx context.Context, n int) (time.Time, error) {
 			return time.Time{}, ctx.Err()
 		case <-timer.C:
 		}
+		now := time.Now()
+		l.mu.Lock()
+		l.lag.Note(now, now.Sub(slept)-d)
+		l.mu.Unlock()
 	}
 }
 
@@ -216,8 +223,11 @@ func (l *Limiter) Throttle(reason string) {
 func (l *Limiter) run(ctx context.Context, s *goredis.Script, limit int, args ...any) ([]int64, error) {
 	ctx2, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	ttl := (ttlWins*l.window + time.Millisecond - 1) / time.Millisecond
-	all := append([]any{limit, l.window.Microseconds(), int64(ttl), increase}, args...)
+	l.mu.Lock()
+	window := l.window + l.lag.Extra(time.Now()) // this process's own guard (pace.Lateness)
+	l.mu.Unlock()
+	ttl := (ttlWins*l.window + time.Millisecond - 1) / time.Millisecond // ≫ the longest window asked for
+	all := append([]any{limit, window.Microseconds(), int64(ttl), increase}, args...)
 	res, err := s.Run(ctx2, l.client, l.keys, all...).Int64Slice()
 	if err == nil && len(res) != 5 {
 		err = fmt.Errorf("unexpected script reply %v", res)

@@ -549,3 +549,56 @@ func BenchmarkWait(b *testing.B) {
 		})
 	})
 }
+
+// TestLatenessAcrossProcesses: a process whose timer runs late counts over a
+// window longer by pace.Lateness's extra, and another process's
+// admissions, counted over the usual window, no longer trim from the shared
+// log what that longer window still needs. The second process is refused
+// where, counting only what the first left, it would have gone over the
+// limit at the provider. Timing-bound: a try whose check lands outside the
+// gap between the two windows (a stalled machine) is run again.
+func TestLatenessAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	c := testClient(t)
+	ctx := context.Background()
+	late := func(l *Limiter) {
+		l.mu.Lock()
+		l.lag.Note(time.Now(), 49*time.Millisecond) // extra 98 ms
+		l.mu.Unlock()
+	}
+	for try := 1; ; try++ {
+		key := testSenderKey(t, c)
+		a, b := New(c, key, 10, 0.015, nil), New(c, key, 10, 0.015, nil)
+		late(b)
+		if err := b.Wait(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := a.Wait(ctx, 9); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(a.window + 20*time.Millisecond) // past a's window, inside b's
+		late(b)
+		resA, err := a.run(ctx, admitScript, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resB, err := b.run(ctx, admitScript, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(t0); el >= a.window+90*time.Millisecond {
+			if try == 5 {
+				t.Fatalf("5 tries, each checked %v after the first admissions: past the longer window", el)
+			}
+			continue
+		}
+		if resA[0] != 1 {
+			t.Errorf("a, past its own window: %v, want admitted (a counts its own window only)", resA)
+		}
+		if resB[0] != 0 {
+			t.Errorf("b: %v, want refused: 1 + 9 + 1 already in its window of %v, limit 10", resB, b.window+98*time.Millisecond)
+		}
+		return
+	}
+}

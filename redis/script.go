@@ -61,12 +61,26 @@ end
 // a cut limit goes alone). Status 1: admitted, value = now. Status 0: value
 // = µs until enough has expired. Status -1: larger than the configured
 // limit.
+//
+// Callers may count over windows of their own (one on a machine too busy to
+// keep time asks for a longer one: pace.Lateness), so the log keeps what
+// the longest window asked for in the last keepHold needs (st: keep,
+// keep_until), and each caller counts only its own window.
+const keepHold = "10000000" // µs
+
 var admitScript = goredis.NewScript(prelude + `
 local n = tonumber(ARGV[5])
 if n > limit then return reply(-1, 0) end
 
--- Drop what left the window, keeping the running total.
-local cutoff = fmt(now - win)
+local kv = redis.call('HMGET', KEYS[2], 'keep', 'keep_until')
+local keep, keepUntil = tonumber(kv[1]), tonumber(kv[2]) or 0
+if keep == nil or keepUntil <= now or win > keep or (win == keep and keepUntil - now < ` + keepHold + ` / 2) then
+  keep = win
+  redis.call('HSET', KEYS[2], 'keep', fmt(win), 'keep_until', fmt(now + ` + keepHold + `))
+end
+
+-- Drop what left the longest window, keeping the running total.
+local cutoff = fmt(now - keep)
 local dirty = false
 if total == nil then
   -- State lost (never happens while both keys expire together): recount.
@@ -89,6 +103,14 @@ else
   end
 end
 
+-- What this caller's window holds: the kept total less what is older.
+local inwin = total
+if keep > win then
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cutoff, fmt(now - win))) do
+    inwin = inwin - size(m)
+  end
+end
+
 local icur = math.floor(cur + 1e-9)
 -- Spacing (GCRA): the window alone bounds every second but would let a
 -- whole window leave at its start, and a burst that arrives spread out by
@@ -98,7 +120,7 @@ local icur = math.floor(cur + 1e-9)
 local tat = tonumber(redis.call('HGET', KEYS[2], 'tat') or '0') or 0
 local tau = win / 10
 local spaced = now >= tat - tau
-if spaced and (total == 0 or total + n <= icur) then
+if spaced and (inwin == 0 or inwin + n <= icur) then
   local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
   redis.call('ZADD', KEYS[1], fmt(now), fmt(now) .. ':' .. fmt(seq) .. ':' .. fmt(n))
   redis.call('HSET', KEYS[2], 'total', fmt(total + n), 'tat', fmt(math.max(tat, now) + math.floor(n * win / math.max(icur, 1))))
@@ -108,7 +130,7 @@ if spaced and (total == 0 or total + n <= icur) then
 end
 
 if dirty then redis.call('HSET', KEYS[2], 'total', fmt(total)) end
-if not spaced and (total == 0 or total + n <= icur) then
+if not spaced and (inwin == 0 or inwin + n <= icur) then
   return reply(0, math.max(1, tat - tau - now))
 end
 
@@ -120,8 +142,8 @@ if n > icur then
   local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
   at = tonumber(last[2])
 else
-  local need = total + n - icur
-  local items = redis.call('ZRANGE', KEYS[1], 0, 63, 'WITHSCORES')
+  local need = inwin + n - icur
+  local items = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. fmt(now - win), '+inf', 'WITHSCORES', 'LIMIT', 0, 64)
   local acc = 0
   for i = 1, #items, 2 do
     acc = acc + size(items[i])
