@@ -88,3 +88,24 @@ func TestLatenessGuard(t *testing.T) {
 	}
 	t.Logf("blind control over the limit in %d of 20 runs", over)
 }
+
+// TestLatenessAfterAStall: a stall of seconds widens the window by at most
+// MaxLatenessExtra and the extra halves every LatenessHalfLife.
+func TestLatenessAfterAStall(t *testing.T) {
+	t.Parallel()
+	var g Lateness
+	t0 := time.Unix(1_700_000_000, 0)
+	g.Note(t0, 5*time.Second)
+	for _, c := range []struct {
+		after time.Duration
+		want  time.Duration
+	}{{0, 100 * time.Millisecond}, {LatenessHalfLife, 50 * time.Millisecond}, {2 * LatenessHalfLife, 25 * time.Millisecond}, {8 * LatenessHalfLife, 0}} {
+		if got := g.Extra(t0.Add(c.after)); got != c.want {
+			t.Errorf("%v after a 5 s stall: extra %v, want %v", c.after, got, c.want)
+		}
+	}
+	g.Note(t0.Add(time.Second), 300*time.Microsecond) // an ordinary wake-up: below the decayed peak, no change
+	if got := g.Extra(t0.Add(LatenessHalfLife)); got != 50*time.Millisecond {
+		t.Errorf("extra %v after a smaller lateness, want the decayed peak's 50ms", got)
+	}
+}

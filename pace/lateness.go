@@ -27,8 +27,12 @@ const (
 	MaxLatenessExtra = 100 * time.Millisecond
 )
 
-// Note records that a timer fired late by d at now.
+// Note records that a timer fired late by d at now. A longer stall (the
+// process stopped, the laptop asleep) counts as MaxLatenessExtra/2: it says
+// nothing of the seconds after it, and would otherwise hold the window at
+// its longest for half a minute of decay.
 func (g *Lateness) Note(now time.Time, d time.Duration) {
+	d = min(d, MaxLatenessExtra/2)
 	if d > g.decayed(now) {
 		g.peak, g.at = d, now
 	}
