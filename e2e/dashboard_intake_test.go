@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,28 +16,8 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
 )
-
-// outageStore refuses every report batch while down, as a database that
-// went away, and panics on batches holding the marked msgKey, as a store
-// bug tripped by one report would.
-type outageStore struct {
-	herald.Store
-	down   atomic.Bool
-	marked string
-}
-
-func (o *outageStore) ApplyReports(ctx context.Context, rs []herald.Report, now time.Time) (herald.ReportResult, error) {
-	if o.down.Load() {
-		return herald.ReportResult{}, errors.New("database unreachable")
-	}
-	for _, r := range rs {
-		if r.MsgKey == o.marked {
-			panic("store bug")
-		}
-	}
-	return o.Store.ApplyReports(ctx, rs, now)
-}
 
 // The Report intake panel shows the spool filling while the database is
 // away, then draining once it is back, with the one poison report counted
@@ -54,8 +33,8 @@ func TestDashboardIntakeInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	store := &outageStore{Store: db, marked: "INTAKE-POISON"}
-	store.down.Store(true)
+	store := &storetest.Faulty{Store: db, Marked: "INTAKE-POISON"}
+	store.Down.Store(true)
 	spoolDir := t.TempDir()
 	in, err := ingest.New(ingest.Config{SpoolDir: spoolDir, BatchSize: 1}, store, nil, nil)
 	if err != nil {
@@ -107,7 +86,7 @@ func TestDashboardIntakeInChromium(t *testing.T) {
 	saveScreenshot(t, ctx, "dashboard-intake-spooling.png")
 
 	// The database comes back: the spool drains, the poison report aside.
-	store.down.Store(false)
+	store.Down.Store(false)
 	until(t, ctx, "the panel shows direct", `document.querySelector('#intake-state [data-state]').dataset.state === 'direct'`, 30*time.Second)
 	until(t, ctx, "one batch quarantined", `document.querySelector('#intake-quarantined').textContent === '1' &&
 		document.querySelector('#intake-quarantined').classList.contains('error')`, 15*time.Second)

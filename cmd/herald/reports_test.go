@@ -2,38 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
 )
-
-// bugStore refuses every batch while down and panics on the marked report,
-// as a store bug would: what a poison record in the spool is made of.
-type bugStore struct {
-	herald.Store
-	down   atomic.Bool
-	marked string
-}
-
-func (b *bugStore) ApplyReports(ctx context.Context, rs []herald.Report, now time.Time) (herald.ReportResult, error) {
-	if b.down.Load() {
-		return herald.ReportResult{}, errors.New("database unreachable")
-	}
-	for _, r := range rs {
-		if r.MsgKey == b.marked {
-			panic("store bug")
-		}
-	}
-	return b.Store.ApplyReports(ctx, rs, now)
-}
 
 // A report the spool quarantined is stored by `herald reports
 // replay-quarantine` once the bug is gone (here: the store without it),
@@ -46,8 +25,8 @@ func TestReportsReplayQuarantine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	store := &bugStore{Store: db, marked: "QR-POISON"}
-	store.down.Store(true)
+	store := &storetest.Faulty{Store: db, Marked: "QR-POISON"}
+	store.Down.Store(true)
 	in, err := ingest.New(ingest.Config{SpoolDir: dir, BatchSize: 1}, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +40,7 @@ func TestReportsReplayQuarantine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store.down.Store(false)
+	store.Down.Store(false)
 	// Polled: a state the replayer reaches and then keeps.
 	deadline := time.Now().Add(30 * time.Second)
 	for in.Spooling() || in.Status().Spool.QuarantinedReports != 1 {
