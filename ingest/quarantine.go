@@ -167,8 +167,7 @@ func (in *Ingest) commitEach(ctx context.Context, reports []herald.Report) (stor
 			refused, last = append(refused, reports[i]), err
 		}
 	}
-	in.metrics.replayed.Add(float64(stored))
-	in.spool.addReplayed(stored)
+	in.countReplayed(stored)
 	return stored, panicked, refused, last
 }
 

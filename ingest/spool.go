@@ -250,18 +250,24 @@ func (s *spool) replayed(seg segment, records int) error {
 	return nil
 }
 
-// committed counts a record's reports replayed; the record is not stuck.
-func (s *spool) committed(pos recordPos, reports int) {
+// committed notes that the record at pos is stored: it is not stuck.
+func (s *spool) committed(pos recordPos) {
 	if s.stuck.pos == pos {
 		s.stuck = stuckRecord{}
 	}
-	s.addReplayed(reports)
 }
 
 func (s *spool) addReplayed(reports int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.replayedN += int64(reports)
+}
+
+// countReplayed books n spooled reports written to the database, in the
+// metrics and in the spool's status.
+func (in *Ingest) countReplayed(n int) {
+	in.metrics.replayed.Add(float64(n))
+	in.spool.addReplayed(n)
 }
 
 // failedAt notes when a replay pass last failed.
@@ -518,10 +524,10 @@ func distinctReports(records []spooledRecord) []herald.Report {
 func (in *Ingest) recordsStored(ctx context.Context, p *replayPass, recs ...spooledRecord) (int, error) {
 	n := 0
 	for _, rec := range recs {
-		in.spool.committed(rec.pos, len(rec.batch))
-		in.metrics.replayed.Add(float64(len(rec.batch)))
+		in.spool.committed(rec.pos)
 		n += len(rec.batch)
 	}
+	in.countReplayed(n)
 	if p.suspect != nil {
 		return n, in.settleSuspect(ctx, p)
 	}
