@@ -104,6 +104,21 @@ func wantStoredOnce(t *testing.T, s herald.Store, keys ...string) {
 	}
 }
 
+// wantNotStored stops the test if any of keys was stored.
+func wantNotStored(t *testing.T, s herald.Store, keys ...string) {
+	t.Helper()
+	stored := false
+	for k, n := range rowsOf(t, s, keys...) {
+		if n != 0 {
+			t.Errorf("%s stored %d times, want never", k, n)
+			stored = true
+		}
+	}
+	if stored {
+		t.FailNow()
+	}
+}
+
 func quarantineFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	files, err := ingest.QuarantineFiles(dir)
@@ -124,6 +139,15 @@ func spoolThreeRecords(t *testing.T, in *ingest.Ingest, poison string) {
 	spoolGroup(t, in, "Q-C1", "Q-C2", "Q-C3")
 }
 
+// downSQLite is a SQLite store and, in front of it, a flakyStore that
+// refuses every write until its down is cleared.
+func downSQLite(t *testing.T) (herald.Store, *flakyStore) {
+	db := newSQLite(t)
+	f := &flakyStore{Store: db}
+	f.down.Store(true)
+	return db, f
+}
+
 // TestSpoolPoisonRecordQuarantined: a spooled record holding a report
 // that makes the store panic no longer holds up the spool. While the
 // database refuses every write (though it answers its ping) nothing is
@@ -133,9 +157,7 @@ func spoolThreeRecords(t *testing.T, in *ingest.Ingest, poison string) {
 func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 	t.Parallel()
 	const poison = "POISON-SECRET-KEY"
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	ps := &panicStore{Store: f, marked: poison, committed: map[string]int{}}
 	dir := t.TempDir()
 	var logs lockedBuffer
@@ -151,9 +173,7 @@ func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 	f.down.Store(false)
 	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
 	wantStoredOnce(t, db, goodKeys...)
-	if n := rowsOf(t, db, poison)[poison]; n != 0 {
-		t.Fatalf("the poison report stored %d times", n)
-	}
+	wantNotStored(t, db, poison)
 	q := quarantineFiles(t, dir)
 	if len(q) != 1 {
 		t.Fatalf("quarantine files %v, want one", q)
@@ -205,9 +225,7 @@ func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 func TestSpoolRefusedRecordQuarantined(t *testing.T) {
 	t.Parallel()
 	const bad = "Q-BAD"
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	rs := &refuseStore{Store: f, marked: bad}
 	dir := t.TempDir()
 	var logs lockedBuffer
@@ -216,9 +234,7 @@ func TestSpoolRefusedRecordQuarantined(t *testing.T) {
 	f.down.Store(false)
 	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
 	wantStoredOnce(t, db, goodKeys...)
-	if n := rowsOf(t, db, bad)[bad]; n != 0 {
-		t.Fatalf("the refused report stored %d times", n)
-	}
+	wantNotStored(t, db, bad)
 	if q := quarantineFiles(t, dir); len(q) != 1 {
 		t.Fatalf("quarantine files %v, want one", q)
 	}
@@ -241,9 +257,7 @@ func TestSpoolRefusedRecordQuarantined(t *testing.T) {
 func TestSpoolLonePoisonWaitsForEvidence(t *testing.T) {
 	t.Parallel()
 	const bad = "Q-LONE-BAD"
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	rs := &refuseStore{Store: f, marked: bad}
 	dir := t.TempDir()
 	var logs lockedBuffer
@@ -283,9 +297,7 @@ func TestSpoolLonePoisonWaitsForEvidence(t *testing.T) {
 func TestQuarantineCrashPoints(t *testing.T) {
 	t.Parallel()
 	const poison = "Q-CRASH-POISON"
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	ps := &panicStore{Store: f, marked: poison, committed: map[string]int{}}
 	dir := t.TempDir()
 	cfg := ingest.Config{SpoolDir: dir, BatchSize: 3, FlushInterval: time.Second}
@@ -347,9 +359,7 @@ func TestQuarantineCrashPoints(t *testing.T) {
 		t.Error("the quarantine file changed: the record was quarantined twice")
 	}
 	wantStoredOnce(t, db, goodKeys...)
-	if n := rowsOf(t, db, poison)[poison]; n != 0 {
-		t.Fatalf("the poison report stored %d times", n)
-	}
+	wantNotStored(t, db, poison)
 }
 
 // TestSpoolTwoPoisonRecordsInARow: a lone refused record followed by a
@@ -358,9 +368,7 @@ func TestQuarantineCrashPoints(t *testing.T) {
 func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
 	t.Parallel()
 	const bad, bug = "Q-2-BAD", "Q-2-BUG"
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	rs := &refuseStore{Store: &panicStore{Store: f, marked: bug, committed: map[string]int{}}, marked: bad}
 	dir := t.TempDir()
 	var logs lockedBuffer
@@ -383,11 +391,7 @@ func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
 		t.Fatalf("status %+v, want both records quarantined", st)
 	}
 	wantStoredOnce(t, db, "Q-2-G1", "Q-2-G2")
-	for k, n := range rowsOf(t, db, bad, bug) {
-		if n != 0 {
-			t.Errorf("%s stored %d times", k, n)
-		}
-	}
+	wantNotStored(t, db, bad, bug)
 }
 
 // TestSpoolReplayGroupsRecords: records spooled one report at a time (a
@@ -397,9 +401,7 @@ func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
 // once.
 func TestSpoolReplayGroupsRecords(t *testing.T) {
 	t.Parallel()
-	db := newSQLite(t)
-	f := &flakyStore{Store: db}
-	f.down.Store(true)
+	db, f := downSQLite(t)
 	in, _ := startLoggedIngest(t, f, ingest.Config{SpoolDir: t.TempDir(), BatchSize: 100,
 		FlushInterval: time.Millisecond, RecentKeys: -1}, &lockedBuffer{})
 	var keys []string
