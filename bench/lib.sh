@@ -37,6 +37,19 @@ bench_setup() {
 	trap bench_cleanup EXIT
 }
 
+# bench_db ENGINE NAME: sets db to a SQLite file in $tmp, or to a new
+# PostgreSQL schema NAME_<pid> on $PG (in schema, which bench_cleanup drops).
+bench_db() {
+	case $1 in
+	sqlite) db="sqlite:$tmp/bench.db" ;;
+	postgres)
+		schema=$2_$$
+		psql -q "$PG" -c "CREATE SCHEMA $schema" >/dev/null
+		if [[ $PG == *\?* ]]; then db="$PG&search_path=$schema"; else db="$PG?search_path=$schema"; fi ;;
+	*) echo "unknown engine $1 (sqlite, postgres)" >&2; exit 1 ;;
+	esac
+}
+
 bench_cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true

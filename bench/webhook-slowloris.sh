@@ -54,13 +54,7 @@ start_loris() {
 printf '%-10s %6s %10s %8s %7s %16s %6s\n' engine loris reports/s p99-ms errors 'held (min/avg/max)' load
 summaries=()
 for engine in $ENGINES; do
-	case $engine in
-	sqlite) db="sqlite:$tmp/bench.db" ;;
-	postgres)
-		schema=bench_slowloris_$$
-		psql -q "$PG" -c "CREATE SCHEMA $schema" >/dev/null
-		db="$PG?search_path=$schema"; [[ $PG == *\?* ]] && db="$PG&search_path=$schema" ;;
-	esac
+	bench_db "$engine" bench_slowloris
 	HERALD_REPORT_TOKEN=$TOKEN "$tmp/herald" serve --db "$db" --listen "127.0.0.1:$PORT" --admin-token "$ADMIN" \
 		--max-connections $((LORIS + CONNS + 1024)) --log-level warn ${SERVE_FLAGS:-} 2>"$tmp/serve-$engine.log" & serve=$!; pids+=("$serve")
 	wait_port "$PORT"

@@ -64,13 +64,7 @@ printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s %8s %8s\n' target conns copies r
 wait_port "$PORT_NOOP"
 
 for engine in $ENGINES; do
-	case $engine in
-	sqlite) db="sqlite:$tmp/bench.db" ;;
-	postgres)
-		schema=bench_webhook_$$
-		psql -q "$PG" -c "CREATE SCHEMA $schema" >/dev/null
-		db="$PG?search_path=$schema"; [[ $PG == *\?* ]] && db="$PG&search_path=$schema" ;;
-	esac
+	bench_db "$engine" bench_webhook
 	HERALD_REPORT_TOKEN=$TOKEN "$tmp/herald" serve --db "$db" --listen "127.0.0.1:$PORT" --admin-token "$ADMIN" \
 		--log-level warn ${SERVE_FLAGS:-} 2>"$tmp/serve-$engine.log" & serve=$!; pids+=("$serve")
 	wait_port "$PORT"
