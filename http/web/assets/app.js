@@ -319,9 +319,10 @@ class IntakePanel {
       return;
     }
     const sp = s.spool;
-    const [key, cls, help] = !sp ? ["no-spool", "state-off", "intakeNoSpoolHelp"]
-      : sp.spooling ? ["spooling", "state-paused", "intakeSpoolingHelp"] : ["direct", "state-completed", "intakeDirectHelp"];
-    state.replaceChildren(badge(key, t(key === "no-spool" ? "intakeNoSpool" : key === "spooling" ? "intakeSpooling" : "intakeDirect"), cls));
+    const [key, cls, label, help] = !sp ? ["no-spool", "state-off", "intakeNoSpool", "intakeNoSpoolHelp"]
+      : sp.spooling ? ["spooling", "state-paused", "intakeSpooling", "intakeSpoolingHelp"]
+      : ["direct", "state-completed", "intakeDirect", "intakeDirectHelp"];
+    state.replaceChildren(badge(key, t(label), cls));
     const stats = [stat("intake-queue", fmtInt(s.queueDepth) + " / " + fmtInt(s.queueCapacity), t("queue")),
       stat("intake-commit-error", s.lastCommitError ? fmtTime(s.lastCommitError) : t("never"), t("lastCommitError"))];
     const parts = [el("p", { class: "muted" }, t(help))];
