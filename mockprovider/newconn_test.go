@@ -22,8 +22,8 @@ func TestWebhookNewConnectionUntilAcked(t *testing.T) {
 	const reports, refusals = 5, 5 // each report refused 5 times, more than the default 3 retries
 	var mu sync.Mutex
 	posts := map[string]int{}
-	var conns, calls atomic.Int64
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var calls atomic.Int64
+	ts, conns := connCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
 		var rep struct {
@@ -44,13 +44,6 @@ func TestWebhookNewConnectionUntilAcked(t *testing.T) {
 			io.WriteString(w, `{"msgKey":"`+rep.MsgKey+`"}`)
 		}
 	}))
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
 	m := startMock(t, func(c *mockprovider.Config) {
 		webhook(ts.URL)(c)
 		c.ReportNewConnection, c.ReportRetries, c.ReportConcurrency = true, mockprovider.ReportRetriesUntilAcked, 2
@@ -80,20 +73,13 @@ func TestWebhookNewConnectionUntilAcked(t *testing.T) {
 // default retries give up: the behaviour of the default stays.
 func TestWebhookKeepAliveByDefault(t *testing.T) {
 	t.Parallel()
-	var conns, calls atomic.Int64
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var calls atomic.Int64
+	ts, conns := connCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Retry-After", "0")
 		w.WriteHeader(http.StatusTooManyRequests)
 	}))
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
 	m := startMock(t, func(c *mockprovider.Config) {
 		webhook(ts.URL)(c)
 		c.ReportConcurrency = 1
@@ -107,4 +93,19 @@ func TestWebhookKeepAliveByDefault(t *testing.T) {
 	if conns.Load() != 1 {
 		t.Errorf("%d connections for %d posts one at a time, want 1 (keep-alive)", conns.Load(), calls.Load())
 	}
+}
+
+// connCountingServer serves h until the test ends and counts the TCP
+// connections it is given.
+func connCountingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	var conns atomic.Int64
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts, &conns
 }
