@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,7 +88,7 @@ func runCampaignRSS(t *testing.T, cfg campaignRSSConfig, db string) {
 	serve := start(t, serveAddr, args...)
 	client := heraldhttp.NewClient("http://"+serveAddr, adminToken)
 
-	peak, stopSampling := sampleRSS(serve.cmd.Process.Pid, 100*time.Millisecond)
+	peak, stopSampling := procstat.SamplePeak(serve.cmd.Process.Pid, "VmRSS", 100*time.Millisecond)
 	began := time.Now()
 	camp := seed(t, client, cfg.recipients, cfg.campaignTPS)
 	sentIn, done := waitDelivered(t, client, camp.ID, cfg.timeout)
@@ -163,27 +162,4 @@ func waitDelivered(t *testing.T, client *heraldhttp.Client, id int64, timeout ti
 	}
 	t.Fatalf("campaign %d not completed and reported within %s: %s %v", id, timeout, c.State, c.Counts)
 	return 0, c
-}
-
-// sampleRSS records the highest VmRSS of process pid, read every interval,
-// until the returned stop is called.
-func sampleRSS(pid int, interval time.Duration) (*atomic.Int64, func()) {
-	var peak atomic.Int64
-	quit, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			if kb := procstat.StatusKB(pid, "VmRSS"); kb > peak.Load() {
-				peak.Store(kb)
-			}
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return &peak, func() { close(quit); <-exited }
 }

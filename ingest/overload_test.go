@@ -99,24 +99,7 @@ func TestOverload(t *testing.T) {
 			}
 		})
 	}
-	var maxRSS atomic.Int64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if kb := procstat.StatusKB(pid, "VmRSS"); kb > maxRSS.Load() {
-				maxRSS.Store(kb)
-			}
-			select {
-			case <-stopSampling:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	maxRSS, stopSampling := procstat.SamplePeak(pid, "VmRSS", 100*time.Millisecond)
 
 	start := time.Now()
 	offered := 0
@@ -135,8 +118,7 @@ func TestOverload(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	peak := procstat.StatusKB(pid, "VmHWM")
-	close(stopSampling)
-	<-sampled
+	stopSampling()
 	p.stop(t)
 
 	stored := storedReports(t, engine, path, db)

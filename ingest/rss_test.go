@@ -28,22 +28,7 @@ func TestRSSConnectionPerReport(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	p := serveHerald(t, "sqlite:"+path)
 	pid := p.cmd.Process.Pid
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			if kb := procstat.StatusKB(pid, "VmRSS"); kb > peak.Load() {
-				peak.Store(kb)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	peak, stopSampling := procstat.SamplePeak(pid, "VmRSS", 20*time.Millisecond)
 	// No keep-alive: a connection per report.
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var retried, failed atomic.Int64
@@ -73,8 +58,7 @@ func TestRSSConnectionPerReport(t *testing.T) {
 	}
 	close(keys)
 	wg.Wait()
-	close(stop)
-	<-sampled
+	stopSampling()
 	p.stop(t)
 	stored := storedKeys(t, path)
 	lost := 0

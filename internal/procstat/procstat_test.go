@@ -3,6 +3,7 @@ package procstat
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 func TestStatusKB(t *testing.T) {
@@ -15,6 +16,34 @@ func TestStatusKB(t *testing.T) {
 	}
 	if got := StatusKB(os.Getpid(), "NoSuchField"); got != 0 {
 		t.Fatalf("unknown field: %d", got)
+	}
+}
+
+// TestSamplePeak: the peak is read before the first tick, and grows when
+// the process does; nothing is read after stop.
+func TestSamplePeak(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	peak, stop := SamplePeak(os.Getpid(), "VmRSS", time.Millisecond)
+	for peak.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	before := peak.Load()
+	grow := make([]byte, 64<<20)
+	for i := range grow {
+		grow[i] = 1 // touched, so resident
+	}
+	for deadline := time.Now().Add(10 * time.Second); peak.Load() < before+32<<10; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("peak %d kB after touching 64 MB, from %d kB", peak.Load(), before)
+		}
+	}
+	stop()
+	final := peak.Load()
+	time.Sleep(5 * time.Millisecond)
+	if peak.Load() != final || grow[len(grow)-1] != 1 {
+		t.Fatalf("peak moved after stop: %d then %d kB", final, peak.Load())
 	}
 }
 
