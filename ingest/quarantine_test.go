@@ -63,6 +63,17 @@ func stopIngest(t *testing.T, in *ingest.Ingest) {
 	}
 }
 
+// spoolEach submits the reports of keys one after another: with
+// BatchSize 1, one spool record each, in that order, while spooling.
+func spoolEach(t *testing.T, in *ingest.Ingest, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if err := in.Submit(context.Background(), rep(k)); err != nil {
+			t.Fatalf("submit %s: %v", k, err)
+		}
+	}
+}
+
 // spoolGroup submits the reports of keys at once; with BatchSize
 // len(keys) they make one batch, so one spool record while spooling.
 func spoolGroup(t *testing.T, in *ingest.Ingest, keys ...string) {
@@ -262,11 +273,7 @@ func TestSpoolLonePoisonWaitsForEvidence(t *testing.T) {
 	dir := t.TempDir()
 	var logs lockedBuffer
 	in, _ := startLoggedIngest(t, rs, ingest.Config{SpoolDir: dir, BatchSize: 1}, &logs)
-	for _, k := range []string{"Q-L1", bad} {
-		if err := in.Submit(context.Background(), rep(k)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	spoolEach(t, in, "Q-L1", bad)
 	f.down.Store(false)
 	// Whole three times, then alone, then again in later passes.
 	eventually(t, "the lone record taken apart", func() bool { return rs.refused.Load() >= 6 })
@@ -276,9 +283,7 @@ func TestSpoolLonePoisonWaitsForEvidence(t *testing.T) {
 	wantStoredOnce(t, db, "Q-L1")
 
 	// A new report joins the spool behind it; its commit is the evidence.
-	if err := in.Submit(context.Background(), rep("Q-L2")); err != nil {
-		t.Fatal(err)
-	}
+	spoolEach(t, in, "Q-L2")
 	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
 	wantStoredOnce(t, db, "Q-L1", "Q-L2")
 	if q := quarantineFiles(t, dir); len(q) != 1 {
@@ -373,19 +378,13 @@ func TestSpoolTwoPoisonRecordsInARow(t *testing.T) {
 	dir := t.TempDir()
 	var logs lockedBuffer
 	in, _ := startLoggedIngest(t, rs, ingest.Config{SpoolDir: dir, BatchSize: 1}, &logs)
-	for _, k := range []string{"Q-2-G1", bad, bug} {
-		if err := in.Submit(context.Background(), rep(k)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	spoolEach(t, in, "Q-2-G1", bad, bug)
 	f.down.Store(false)
 	eventually(t, "the panicking record quarantined", func() bool { return in.Status().Spool.QuarantinedBatches == 1 })
 	if !in.Spooling() {
 		t.Fatal("the spool drained with the refused record not settled")
 	}
-	if err := in.Submit(context.Background(), rep("Q-2-G2")); err != nil {
-		t.Fatal(err)
-	}
+	spoolEach(t, in, "Q-2-G2")
 	eventually(t, "the spool drained", func() bool { return !in.Spooling() })
 	if st := in.Status().Spool; st.QuarantinedBatches != 2 || st.QuarantinedReports != 2 {
 		t.Fatalf("status %+v, want both records quarantined", st)
@@ -408,9 +407,7 @@ func TestSpoolReplayGroupsRecords(t *testing.T) {
 	for i := range 10 {
 		keys = append(keys, fmt.Sprintf("G-%d", i))
 	}
-	for _, k := range append(keys, keys[:5]...) { // one record each
-		spoolGroup(t, in, k)
-	}
+	spoolEach(t, in, append(keys, keys[:5]...)...) // one record each
 	if !in.Spooling() {
 		t.Fatal("not spooling while the store is down")
 	}
