@@ -51,22 +51,21 @@ var applyReports = `WITH rep AS (
 		-- so one waits for the other instead of deadlocking for a second.
 		ORDER BY msg_key, service_type, report_type, report_code, report_time, ord
 		ON CONFLICT (msg_key, service_type, report_type, report_code, report_time) DO NOTHING
-		RETURNING id, recipient_id, next_match_at IS NOT NULL AS pending, msg_key, service_type, report_type,
+		RETURNING recipient_id, next_match_at IS NOT NULL AS pending, msg_key, service_type, report_type,
 			report_code, report_time
-	), stored AS ( -- each stored report with its first place in the batch
-		SELECT ins.recipient_id, ins.pending, min(rep.ord) AS ord
-		FROM ins JOIN rep USING (msg_key, service_type, report_type, report_code, report_time)
-		GROUP BY ins.id, ins.recipient_id, ins.pending
-	), best AS (
-		SELECT DISTINCT ON (s.recipient_id) s.recipient_id AS id, rep.rank, rep.state, rep.report_code AS code,
+	), best AS ( -- per matched recipient, its best new report; a copy in the batch
+		-- joins its stored row too, and ord picks the first place, the one stored
+		SELECT DISTINCT ON (ins.recipient_id) ins.recipient_id AS id, rep.rank, rep.state, rep.report_code AS code,
 			rep.report_text AS text, rep.service_type AS channel, rep.msg_key, rep.ref
-		FROM stored s JOIN rep USING (ord) WHERE s.recipient_id IS NOT NULL
-		ORDER BY s.recipient_id, rep.rank DESC, rep.ord
+		FROM ins JOIN rep USING (msg_key, service_type, report_type, report_code, report_time)
+		WHERE ins.recipient_id IS NOT NULL
+		ORDER BY ins.recipient_id, rep.rank DESC, rep.ord
 	), moved AS (
 		` + applyFrom("best", "$12") + ` RETURNING 1
 	)
-	SELECT (SELECT count(*) FROM stored WHERE recipient_id IS NULL AND pending), (SELECT count(*) FROM moved),
-		(SELECT count(*) FROM stored WHERE recipient_id IS NULL AND NOT pending)`
+	SELECT count(*) FILTER (WHERE recipient_id IS NULL AND pending), (SELECT count(*) FROM moved),
+		count(*) FILTER (WHERE recipient_id IS NULL AND NOT pending)
+	FROM ins`
 
 // applyFrom moves each recipient named in source (one row per recipient:
 // id, rank, state, code, text, channel, msg_key, ref) to its state when
