@@ -74,6 +74,7 @@ func freeAddr(t *testing.T) string {
 type proc struct {
 	t    *testing.T
 	args []string
+	nice int // niceness it runs at: below 0, ahead of the rest
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 	addr string
@@ -81,7 +82,13 @@ type proc struct {
 
 func start(t *testing.T, addr string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, args: args, addr: addr}
+	return startNice(t, addr, 0, args...)
+}
+
+// startNice starts a process at niceness nice (negative needs root).
+func startNice(t *testing.T, addr string, nice int, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, args: args, nice: nice, addr: addr}
 	p.restart()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
@@ -97,6 +104,11 @@ func (p *proc) restart() {
 	p.t.Helper()
 	p.log = &bytes.Buffer{}
 	p.cmd = exec.Command(binary, p.args...)
+	if p.nice != 0 {
+		// Every thread inherits the niceness from nice(1); setpriority on
+		// the started pid would reach only its first.
+		p.cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(p.nice), binary}, p.args...)...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,10 +73,26 @@ type pacingRun struct {
 	client *heraldhttp.Client
 }
 
-func newPacingRun(t *testing.T, serves int, redisURL string, extra ...string) *pacingRun {
+// pacingSetup says how newPacingRun sets up a run.
+type pacingSetup struct {
+	serves   int
+	redisURL string // "": no Redis
+	// headroom is --headroom; "": HERALD_PACING_HEADROOM, else 5%.
+	headroom string
+	// mockNice is the mock's niceness: below 0, it runs ahead of herald
+	// as a provider on another machine would.
+	mockNice int
+	// beforeSeed runs once the processes listen, before the campaign.
+	beforeSeed func()
+}
+
+func newPacingRun(t *testing.T, setup pacingSetup) *pacingRun {
 	t.Helper()
 	n, tps := envInt("HERALD_PACING_RECIPIENTS", 3000), envInt("HERALD_PACING_TPS", 300)
-	headroom := os.Getenv("HERALD_PACING_HEADROOM")
+	headroom := setup.headroom
+	if headroom == "" {
+		headroom = os.Getenv("HERALD_PACING_HEADROOM")
+	}
 	if headroom == "" {
 		headroom = "0.05"
 	}
@@ -87,9 +104,9 @@ func newPacingRun(t *testing.T, serves int, redisURL string, extra ...string) *p
 	if err := os.WriteFile(catalog, []byte(`[{"code":"E2E","text":"#{name}님, 주문 #{order}번이 발송되었습니다."}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start(t, r.mock, "mock-provider", "--listen", r.mock, "--key", apiKey, "--tps", "1000000", "--log-level", "warn",
+	startNice(t, r.mock, setup.mockNice, "mock-provider", "--listen", r.mock, "--key", apiKey, "--tps", "1000000", "--log-level", "warn",
 		"--reports", "off", "--latency", "30ms", "--latency-spread", "25ms", "--templates", catalog)
-	for range serves {
+	for range setup.serves {
 		addr := freeAddr(t)
 		args := []string{"serve", "--db", db, "--listen", addr, "--admin-token", adminToken,
 			"--provider-url", "http://" + r.mock, "--provider-key", apiKey, "--tps", strconv.Itoa(tps),
@@ -99,12 +116,15 @@ func newPacingRun(t *testing.T, serves int, redisURL string, extra ...string) *p
 			// there. bench/pacing.sh runs on a quiet machine with the
 			// default 1.5% (15 ms).
 			"--headroom", headroom}
-		if redisURL != "" {
-			args = append(args, "--redis", redisURL)
+		if setup.redisURL != "" {
+			args = append(args, "--redis", setup.redisURL)
 		}
-		r.serves = append(r.serves, start(t, addr, append(args, extra...)...))
+		r.serves = append(r.serves, start(t, addr, args...))
 	}
 	r.client = heraldhttp.NewClient("http://"+r.serves[0].addr, adminToken)
+	if setup.beforeSeed != nil {
+		setup.beforeSeed()
+	}
 	r.camp = seed(t, r.client, n, tps)
 	return r
 }
@@ -161,8 +181,48 @@ func TestPacingThreeServesRedis(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
-	r := newPacingRun(t, 3, startRedis(t).url())
+	r := newPacingRun(t, pacingSetup{serves: 3, redisURL: startRedis(t).url()})
 	r.finish(0.98)
+}
+
+// TestPacingOverloadedMachine: two serves sharing the limit in Redis, with
+// the default headroom, on a machine loaded past its cores by busy loops
+// (two per core) at herald's own priority, so that timers fire late and
+// sends leave in bunches. The limiter widens its window by its timers'
+// lateness (docs/ARCHITECTURE.md, Pacing): no 1-s window over the limit
+// at the provider. The mock runs ahead of everything, as a provider on
+// another machine would: its own stalls would bunch arrivals that left
+// herald on time. Not parallel: the busy loops would slow every other
+// test of the package.
+func TestPacingOverloadedMachine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs processes")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("runs the mock at a negative niceness: needs root")
+		}
+		t.Skip("runs the mock at a negative niceness: needs root")
+	}
+	redis := startRedis(t)
+	r := newPacingRun(t, pacingSetup{serves: 2, redisURL: redis.url(), headroom: "0.015", mockNice: -10,
+		beforeSeed: func() { busyLoops(t, 2*runtime.NumCPU()) }})
+	r.finish(0)
+}
+
+// busyLoops starts n shell busy loops, killed when the test ends.
+func busyLoops(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
 }
 
 // TestPacingRedisKillAndOutage SIGKILLs one of three serves halfway and
@@ -174,7 +234,7 @@ func TestPacingRedisKillAndOutage(t *testing.T) {
 	}
 	t.Parallel()
 	redis := startRedis(t)
-	r := newPacingRun(t, 3, redis.url())
+	r := newPacingRun(t, pacingSetup{serves: 3, redisURL: redis.url()})
 	half := time.Duration(float64(r.n) / float64(r.tps) / 2 * float64(time.Second))
 	time.Sleep(half / 2)
 	r.serves[1].kill()
@@ -199,7 +259,7 @@ func TestPacingLeadershipNoRedis(t *testing.T) {
 		t.Skip("end-to-end: builds and runs processes")
 	}
 	t.Parallel()
-	r := newPacingRun(t, 3, "")
+	r := newPacingRun(t, pacingSetup{serves: 3})
 	time.Sleep(time.Duration(float64(r.n)/float64(r.tps)/3*float64(time.Second)) + time.Second)
 	leader := -1
 	for i, s := range r.serves {
