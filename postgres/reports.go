@@ -32,16 +32,15 @@ const contradicts = `EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = rep
 // then earliest), all in one statement: one round trip, atomic without an
 // explicit transaction. It returns the number of unmatched reports stored
 // and of recipients moved.
-var applyReports = `WITH rep AS (
-		SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::timestamptz[], $9::bytea[], $10::int[], $11::text[])
-		AS u(ord, msg_key, ref, service_type, report_type, report_code, report_text, report_time, raw, rank, state)
-	), ins AS (
+var applyReports = `WITH ins AS (
 		INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type, report_code, report_text,
 			report_time, raw, received_at, next_match_at)
 		SELECT CASE WHEN NOT m.held THEN m.id END, msg_key, ref, service_type, report_type, report_code, report_text,
 			report_time, raw, $12::timestamptz, CASE WHEN m.id IS NULL AND NOT m.held THEN $12::timestamptz END
-		FROM rep CROSS JOIN LATERAL ( -- one look-up by ref serves the match and the contradiction
+		FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::bytea[])
+		AS rep(ord, msg_key, ref, service_type, report_type, report_code, report_text, report_time, raw)
+		CROSS JOIN LATERAL ( -- one look-up by ref serves the match and the contradiction
 			SELECT COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = rep.msg_key ORDER BY r.id LIMIT 1)) AS id,
 				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> rep.msg_key AND rep.msg_key <> rep.ref, false) AS held
 			FROM (SELECT 1) one LEFT JOIN recipients byref ON byref.message_id = rep.ref
@@ -54,10 +53,15 @@ var applyReports = `WITH rep AS (
 		RETURNING recipient_id, next_match_at IS NOT NULL AS pending, msg_key, service_type, report_type,
 			report_code, report_time
 	), best AS ( -- per matched recipient, its best new report; a copy in the batch
-		-- joins its stored row too, and ord picks the first place, the one stored
+		-- joins its stored row too, and ord picks the first place, the one stored.
+		-- The arrays are unnested again rather than held in a CTE that both
+		-- read: such a CTE is materialized, which cost more than a second unnest.
 		SELECT DISTINCT ON (ins.recipient_id) ins.recipient_id AS id, rep.rank, rep.state, rep.report_code AS code,
 			rep.report_text AS text, rep.service_type AS channel, rep.msg_key, rep.ref
-		FROM ins JOIN rep USING (msg_key, service_type, report_type, report_code, report_time)
+		FROM ins JOIN unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $10::int[], $11::text[])
+		AS rep(ord, msg_key, ref, service_type, report_type, report_code, report_text, report_time, rank, state)
+		USING (msg_key, service_type, report_type, report_code, report_time)
 		WHERE ins.recipient_id IS NOT NULL
 		ORDER BY ins.recipient_id, rep.rank DESC, rep.ord
 	), moved AS (
