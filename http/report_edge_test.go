@@ -19,37 +19,24 @@ import (
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // refusedCount reads herald_reports_refused_total{reason}.
 func (e *reportEnv) refusedCount(reason string) float64 {
-	e.t.Helper()
-	fams, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "herald_reports_refused_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if m.GetLabel()[0].GetValue() == reason {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	e.T.Helper()
+	return reporttest.Metric(e.T, e.Reg, "herald_reports_refused_total", reason)
 }
 
 func (e *reportEnv) stored(msgKey string) int {
-	e.t.Helper()
-	for s := e.store; ; {
+	e.T.Helper()
+	for s := e.Store; ; {
 		if l, ok := s.(interface {
 			ReportsByMsgKey(context.Context, string) ([]herald.Report, error)
 		}); ok {
 			got, err := l.ReportsByMsgKey(context.Background(), msgKey)
 			if err != nil {
-				e.t.Fatal(err)
+				e.T.Fatal(err)
 			}
 			return len(got)
 		}
@@ -63,14 +50,14 @@ func (e *reportEnv) stored(msgKey string) int {
 func TestReportSignatureBoundToBody(t *testing.T) {
 	t.Parallel()
 	e := newReportEnv(t, heraldhttp.ReportConfig{BindSignature: true})
-	headers := signed(e.clock.now())
-	body := bizgo("SIG1", "", "ALIMTALK", "10000", repNow)
-	wantReportStatus(t, e.post(heraldhttp.PathReports, body, headers...), 200)
-	wantReportStatus(t, e.post(heraldhttp.PathReports, body, headers...), 200)
-	forged := e.post(heraldhttp.PathReports, bizgo("SIG-FORGED", "", "ALIMTALK", "10000", repNow), headers...)
-	wantReportStatus(t, forged, 401)
-	if !strings.Contains(forged.body, `"code":"unauthorized"`) {
-		t.Fatalf("401 body %s", forged.body)
+	headers := reporttest.Signed(e.Clock.Now())
+	body := reporttest.Bizgo("SIG1", "", "ALIMTALK", "10000", reporttest.Epoch)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, body, headers...), 200)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, body, headers...), 200)
+	forged := e.Post(heraldhttp.PathReports, reporttest.Bizgo("SIG-FORGED", "", "ALIMTALK", "10000", reporttest.Epoch), headers...)
+	reporttest.WantStatus(t, forged, 401)
+	if !strings.Contains(forged.Body, `"code":"unauthorized"`) {
+		t.Fatalf("401 body %s", forged.Body)
 	}
 	if got := e.refusedCount("replayed"); got != 1 {
 		t.Fatalf("replayed refusals = %v, want 1", got)
@@ -79,12 +66,12 @@ func TestReportSignatureBoundToBody(t *testing.T) {
 		t.Fatal("the forged report was stored, or the genuine one not")
 	}
 	// A fresh signature carries the other body.
-	e.clock.ns.Add(int64(time.Millisecond))
-	wantReportStatus(t, e.post(heraldhttp.PathReports, bizgo("SIG2", "", "ALIMTALK", "10000", repNow)), 200)
+	e.Clock.Add(time.Millisecond)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("SIG2", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
 	// Without BindSignature the same replay is accepted (the default).
 	open := newReportEnv(t, heraldhttp.ReportConfig{})
-	wantReportStatus(t, open.post(heraldhttp.PathReports, body, headers...), 200)
-	wantReportStatus(t, open.post(heraldhttp.PathReports, bizgo("SIG-OTHER", "", "ALIMTALK", "10000", repNow), headers...), 200)
+	reporttest.WantStatus(t, open.Post(heraldhttp.PathReports, body, headers...), 200)
+	reporttest.WantStatus(t, open.Post(heraldhttp.PathReports, reporttest.Bizgo("SIG-OTHER", "", "ALIMTALK", "10000", reporttest.Epoch), headers...), 200)
 }
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -100,18 +87,18 @@ func prefixes(ss ...string) []netip.Prefix {
 // the right.
 func TestReportAllowFrom(t *testing.T) {
 	t.Parallel()
-	body := func(k string) []byte { return bizgo(k, "", "ALIMTALK", "10000", repNow) }
+	body := func(k string) []byte { return reporttest.Bizgo(k, "", "ALIMTALK", "10000", reporttest.Epoch) }
 	outside := newReportEnv(t, heraldhttp.ReportConfig{AllowFrom: prefixes("10.0.0.0/8")})
-	got := outside.post(heraldhttp.PathReports, body("AF1"))
-	wantReportStatus(t, got, 403)
-	if !strings.Contains(got.body, `"code":"forbidden"`) || outside.refusedCount("forbidden") != 1 || outside.stored("AF1") != 0 {
-		t.Fatalf("403 %s, counted %v", got.body, outside.refusedCount("forbidden"))
+	got := outside.Post(heraldhttp.PathReports, body("AF1"))
+	reporttest.WantStatus(t, got, 403)
+	if !strings.Contains(got.Body, `"code":"forbidden"`) || outside.refusedCount("forbidden") != 1 || outside.stored("AF1") != 0 {
+		t.Fatalf("403 %s, counted %v", got.Body, outside.refusedCount("forbidden"))
 	}
 	// Spoofed X-Forwarded-For from a peer that is not a trusted proxy.
-	wantReportStatus(t, outside.post(heraldhttp.PathReports, body("AF2"), append(signed(repNow), "X-Forwarded-For", "10.1.2.3")...), 403)
+	reporttest.WantStatus(t, outside.Post(heraldhttp.PathReports, body("AF2"), append(reporttest.Signed(reporttest.Epoch), "X-Forwarded-For", "10.1.2.3")...), 403)
 
 	inside := newReportEnv(t, heraldhttp.ReportConfig{AllowFrom: prefixes("127.0.0.0/8", "::1/128")})
-	wantReportStatus(t, inside.post(heraldhttp.PathReports, body("AF3")), 200)
+	reporttest.WantStatus(t, inside.Post(heraldhttp.PathReports, body("AF3")), 200)
 
 	proxied := newReportEnv(t, heraldhttp.ReportConfig{AllowFrom: prefixes("192.0.2.0/24"),
 		TrustedProxies: prefixes("127.0.0.1/32", "::1/128", "10.9.0.0/16")})
@@ -124,12 +111,12 @@ func TestReportAllowFrom(t *testing.T) {
 		"198.51.100.1, 192.0.2.7, 10.9.1.1": 200, // through a second trusted proxy
 		"not-an-address":                    403,
 	} {
-		h := signed(repNow)
+		h := reporttest.Signed(reporttest.Epoch)
 		if xff != "" {
 			h = append(h, "X-Forwarded-For", xff)
 		}
-		if got := proxied.post(heraldhttp.PathReports, body("AF-"+xff), h...); got.status != want {
-			t.Errorf("X-Forwarded-For %q: status %d, want %d", xff, got.status, want)
+		if got := proxied.Post(heraldhttp.PathReports, body("AF-"+xff), h...); got.Status != want {
+			t.Errorf("X-Forwarded-For %q: status %d, want %d", xff, got.Status, want)
 		}
 	}
 }
@@ -154,21 +141,23 @@ func TestReportInFlight(t *testing.T) {
 	held := &heldStore{entered: make(chan struct{}, 10), release: make(chan struct{})}
 	e := newReportEnvWith(t, heraldhttp.ReportConfig{InFlight: 1}, ingest.Config{},
 		func(s herald.Store) herald.Store { held.Store = s; return held })
-	first := make(chan reportResponse, 1)
-	go func() { first <- e.post(heraldhttp.PathReports, bizgo("IF1", "", "ALIMTALK", "10000", repNow)) }()
+	first := make(chan reporttest.Response, 1)
+	go func() {
+		first <- e.Post(heraldhttp.PathReports, reporttest.Bizgo("IF1", "", "ALIMTALK", "10000", reporttest.Epoch))
+	}()
 	select {
 	case <-held.entered:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first report never reached the store")
 	}
-	got := e.post(heraldhttp.PathReports, bizgo("IF2", "", "ALIMTALK", "10000", repNow))
-	wantReportStatus(t, got, 429)
-	if got.header.Get("Retry-After") != "1" || !strings.Contains(got.body, `"code":"busy"`) || e.refusedCount("busy") != 1 {
-		t.Fatalf("429 %v %s", got.header, got.body)
+	got := e.Post(heraldhttp.PathReports, reporttest.Bizgo("IF2", "", "ALIMTALK", "10000", reporttest.Epoch))
+	reporttest.WantStatus(t, got, 429)
+	if got.Header.Get("Retry-After") != "1" || !strings.Contains(got.Body, `"code":"busy"`) || e.refusedCount("busy") != 1 {
+		t.Fatalf("429 %v %s", got.Header, got.Body)
 	}
 	close(held.release)
-	wantReportStatus(t, <-first, 200)
-	wantReportStatus(t, e.post(heraldhttp.PathReports, bizgo("IF3", "", "ALIMTALK", "10000", repNow)), 200)
+	reporttest.WantStatus(t, <-first, 200)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("IF3", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
 }
 
 // TestReportBodyTimeout: a body that stops arriving ends the request
@@ -176,13 +165,13 @@ func TestReportInFlight(t *testing.T) {
 func TestReportBodyTimeout(t *testing.T) {
 	t.Parallel()
 	e := newReportEnv(t, heraldhttp.ReportConfig{BodyTimeout: 100 * time.Millisecond, InFlight: 1})
-	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	c, err := net.Dial("tcp", e.Srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"msgKey\":",
-		heraldhttp.PathReports, repTokenA)
+		heraldhttp.PathReports, reporttest.TokenA)
 	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // only a bound for a broken test
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
@@ -193,7 +182,7 @@ func TestReportBodyTimeout(t *testing.T) {
 		t.Fatalf("stalled body: status %d, want 400", resp.StatusCode)
 	}
 	// Its slot is free again.
-	wantReportStatus(t, e.post(heraldhttp.PathReports, bizgo("BT1", "", "ALIMTALK", "10000", repNow)), 200)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("BT1", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
 }
 
 // TestSlowLoris: connections that trickle their headers, far more than
@@ -210,7 +199,7 @@ func TestSlowLoris(t *testing.T) {
 	}
 	limit := loris + 20
 	e := newReportEnv(t, heraldhttp.ReportConfig{})
-	srv := httptest.NewUnstartedServer(e.srv.Config.Handler)
+	srv := httptest.NewUnstartedServer(e.Srv.Config.Handler)
 	srv.Config.ReadHeaderTimeout = 500 * time.Millisecond
 	srv.Listener = heraldhttp.LimitListener(srv.Listener, limit)
 	srv.Start()
@@ -236,8 +225,8 @@ func TestSlowLoris(t *testing.T) {
 	for i := range 40 {
 		wg.Go(func() {
 			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+heraldhttp.PathReports,
-				strings.NewReader(string(bizgo(fmt.Sprintf("HONEST%02d", i), "", "ALIMTALK", "10000", repNow))))
-			req.Header.Set("Authorization", "Bearer "+repTokenA)
+				strings.NewReader(string(reporttest.Bizgo(fmt.Sprintf("HONEST%02d", i), "", "ALIMTALK", "10000", reporttest.Epoch))))
+			req.Header.Set("Authorization", "Bearer "+reporttest.TokenA)
 			resp, err := client.Do(req)
 			if err != nil {
 				errs <- err

@@ -17,6 +17,7 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // FuzzReportHandler feeds arbitrary bodies to the webhook over a real SQLite
@@ -24,20 +25,20 @@ import (
 // the store failed), and whatever reaches the store is something every
 // engine can keep.
 func FuzzReportHandler(f *testing.F) {
-	f.Add(bizgo("K1", "h1-1", "ALIMTALK", "10000", repNow), "application/json")
-	f.Add(infobank.EncodeSeedReport(herald.Report{MsgKey: "h1-1", ReportTime: repNow, Code: "E105", Text: "x"}), "")
+	f.Add(reporttest.Bizgo("K1", "h1-1", "ALIMTALK", "10000", reporttest.Epoch), "application/json")
+	f.Add(infobank.EncodeSeedReport(herald.Report{MsgKey: "h1-1", ReportTime: reporttest.Epoch, Code: "E105", Text: "x"}), "")
 	f.Add([]byte(`{"messageId":null,"msgKey":"","resultCode":"SUC"}`), "application/json; charset=utf-8")
 	f.Add([]byte(`{"msgKey":"K\u0000","serviceType":"SMS","reportTime":"2026-11-25T10:30:02Z","reportType":"0","reportCode":"1"}`), "application/json")
 	f.Add([]byte(`{"messageId":"\xff\xfe","resultCode":"SUC","reportTime":"0000-01-01 00:00:00"}`), "application/json")
 	f.Add([]byte(`[]`), "text/plain")
 	var store *checkStore
-	e := newReportEnvWith(f, heraldhttp.ReportConfig{Tokens: []string{repTokenA}},
+	e := newReportEnvWith(f, heraldhttp.ReportConfig{Tokens: []string{reporttest.TokenA}},
 		ingest.Config{BatchSize: 1, FlushInterval: time.Nanosecond},
 		func(s herald.Store) herald.Store { store = &checkStore{Store: s}; return store })
-	h := e.srv.Config.Handler
+	h := e.Srv.Config.Handler
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		req := httptest.NewRequest(http.MethodPost, heraldhttp.PathReports, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+repTokenA)
+		req.Header.Set("Authorization", "Bearer "+reporttest.TokenA)
 		req.Header.Set("Content-Type", contentType)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

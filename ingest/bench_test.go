@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/internal/mytest"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/procstat"
+	"github.com/heraldhq/herald/internal/reporttest"
 	"github.com/heraldhq/herald/mysql"
 	"github.com/heraldhq/herald/postgres"
 )
@@ -81,7 +82,7 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 		if i%10 == 0 {
 			code = kakaoFail
 		}
-		bodies[i] = bizgo(r.MsgKey, r.MessageID, "ALIMTALK", code, testNow)
+		bodies[i] = reporttest.Bizgo(r.MsgKey, r.MessageID, "ALIMTALK", code, reporttest.Epoch)
 	}
 	srv, reg := benchServer(b, s, cfg)
 	// HERALD_BENCH_CLIENT=nethttp measures with net/http's client instead.
@@ -112,7 +113,7 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 				t0 := time.Now()
 				var status int
 				if stdClient {
-					status, err = postReport(context.Background(), c, srv.URL, bodies[i], signed(time.Now())...)
+					status, err = postReport(context.Background(), c, srv.URL, bodies[i], reporttest.Signed(time.Now())...)
 				} else if status, err = raw.post(bodies[i]); err != nil {
 					raw.close() // a broken connection is counted, then replaced
 					raw, _ = dialRaw(srv.Listener.Addr().String())
@@ -170,11 +171,11 @@ func benchServer(b *testing.B, s herald.Store, cfg ingest.Config) (*httptest.Ser
 	if err != nil {
 		b.Fatal(err)
 	}
-	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: s, AdminTokens: []string{adminTok}, Registry: reg})
+	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: s, AdminTokens: []string{reporttest.AdminToken}, Registry: reg})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := api.HandleReports(heraldhttp.ReportConfig{Secret: []byte(secret), Tokens: []string{tokenA}}, in); err != nil {
+	if err := api.HandleReports(heraldhttp.ReportConfig{Secret: []byte(reporttest.Secret), Tokens: []string{reporttest.TokenA}}, in); err != nil {
 		b.Fatal(err)
 	}
 	if err := in.Start(context.Background()); err != nil {
@@ -328,7 +329,7 @@ func dialRaw(addr string) (*rawClient, error) {
 func (c *rawClient) post(body []byte) (int, error) {
 	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	if ts != c.ts { // one HMAC per millisecond is what a provider sending many reports would do too
-		c.ts, c.sig = ts, infobank.Sign([]byte(secret), ts)
+		c.ts, c.sig = ts, infobank.Sign([]byte(reporttest.Secret), ts)
 	}
 	b := append(c.buf[:0], "POST "+heraldhttp.PathReports+" HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n"...)
 	b = append(b, infobank.HeaderTimestamp+": "...)

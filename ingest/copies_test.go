@@ -10,6 +10,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingest"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/reporttest"
 	"github.com/heraldhq/herald/postgres"
 )
 
@@ -37,7 +38,7 @@ func TestCopiesAcrossProcesses(t *testing.T) {
 	reports := make([]herald.Report, n)
 	for i, r := range rs {
 		reports[i] = herald.Report{MsgKey: r.MsgKey, Ref: r.MessageID, ServiceType: "ALIMTALK", ReportType: "0",
-			Code: herald.ReportDelivered, ReportTime: testNow, Raw: fmt.Appendf(nil, `{"msgKey":%q}`, r.MsgKey)}
+			Code: herald.ReportDelivered, ReportTime: reporttest.Epoch, Raw: fmt.Appendf(nil, `{"msgKey":%q}`, r.MsgKey)}
 	}
 	cfg := ingest.Config{Committers: 4, BatchSize: 50}
 	ins := []*ingest.Ingest{}

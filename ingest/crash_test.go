@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"github.com/heraldhq/herald/internal/reporttest"
+
 	"context"
 	"fmt"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				key := fmt.Sprintf("CRASH-%02d-%06d", w, i)
-				status, err := postReport(ctx, c, "http://"+p.addr, bizgo(key, "", "ALIMTALK", "10000", time.Now()), bearer(tokenA)...)
+				status, err := postReport(ctx, c, "http://"+p.addr, reporttest.Bizgo(key, "", "ALIMTALK", "10000", time.Now()), reporttest.Bearer(reporttest.TokenA)...)
 				if err != nil {
 					return // the process is gone
 				}
@@ -65,8 +67,8 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 
 	// Restarting recovers the file; the webhook works again.
 	p = serveHerald(t, "sqlite:"+path)
-	after := bizgo("AFTER", "", "ALIMTALK", "10000", time.Now())
-	if status, err := postReport(context.Background(), c, "http://"+p.addr, after, bearer(tokenA)...); err != nil || status != 200 {
+	after := reporttest.Bizgo("AFTER", "", "ALIMTALK", "10000", time.Now())
+	if status, err := postReport(context.Background(), c, "http://"+p.addr, after, reporttest.Bearer(reporttest.TokenA)...); err != nil || status != 200 {
 		t.Fatalf("after restart: %d %v", status, err)
 	}
 	p.stop(t)

@@ -9,6 +9,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // batchStore is an ingest.ReportStore that records the size of every batch
@@ -61,8 +62,8 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("batches of %v, want [1 5]: the five waiting reports in one write", s.sizes)
 	}
 	for _, now := range s.nows {
-		if !now.Equal(testNow) {
-			t.Fatalf("store given now = %v, want the configured clock %v", now, testNow)
+		if !now.Equal(reporttest.Epoch) {
+			t.Fatalf("store given now = %v, want the configured clock %v", now, reporttest.Epoch)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/infobank"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // TestReportsApplied drives the report semantics through HTTP on both
@@ -27,10 +28,10 @@ func TestReportsApplied(t *testing.T) {
 			s := open(t)
 			e := newEnv(t, s, ingest.Config{})
 			rs := accepted(t, s, 6, "K")
-			at := testNow.Add(-time.Second)
+			at := reporttest.Epoch.Add(-time.Second)
 			ok := func(body []byte) {
 				t.Helper()
-				wantStatus(t, e.post(heraldhttp.PathReports, body), 200)
+				reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, body), 200)
 			}
 			state := func(r herald.Recipient, want herald.RecipientState, channel string) {
 				t.Helper()
@@ -40,37 +41,37 @@ func TestReportsApplied(t *testing.T) {
 			}
 			// By ref, then replayed twice: still one stored report.
 			// A msgKey other than the one recorded for the ref: held.
-			ok(bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at))
+			ok(reporttest.Bizgo("unrelated", rs[0].MessageID, "ALIMTALK", "10000", at))
 			state(rs[0], herald.RecipientAccepted, "")
 			eventually(t, "the held report counted", func() bool {
-				return metric(t, e, "herald_reports_committed_total", "held") == 1
+				return reporttest.Metric(t, e.Reg, "herald_reports_committed_total", "held") == 1
 			})
-			byRef := bizgo(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", "10000", at)
+			byRef := reporttest.Bizgo(rs[0].MsgKey, rs[0].MessageID, "ALIMTALK", "10000", at)
 			for range 3 {
 				ok(byRef)
 			}
 			state(rs[0], herald.RecipientDelivered, "ALIMTALK")
 			// By msgKey, with the seed's shape too.
-			ok(bizgo(rs[1].MsgKey, "", "ALIMTALK", kakaoFail, at))
+			ok(reporttest.Bizgo(rs[1].MsgKey, "", "ALIMTALK", kakaoFail, at))
 			state(rs[1], herald.RecipientFailed, "ALIMTALK")
 			ok(infobank.EncodeSeedReport(herald.Report{MsgKey: rs[2].MsgKey, ReportTime: at, Code: "10000"}))
 			state(rs[2], herald.RecipientDelivered, "ALIMTALK")
 			// Out of order: delivered, then a late failure.
-			ok(bizgo(rs[3].MsgKey, rs[3].MessageID, "ALIMTALK", "10000", at.Add(time.Second)))
-			ok(bizgo(rs[3].MsgKey, rs[3].MessageID, "ALIMTALK", kakaoFail, at))
+			ok(reporttest.Bizgo(rs[3].MsgKey, rs[3].MessageID, "ALIMTALK", "10000", at.Add(time.Second)))
+			ok(reporttest.Bizgo(rs[3].MsgKey, rs[3].MessageID, "ALIMTALK", kakaoFail, at))
 			state(rs[3], herald.RecipientDelivered, "ALIMTALK")
 			// Fallback: Kakao fails, the SMS arrives; and the reverse order.
-			ok(bizgo(rs[4].MsgKey, rs[4].MessageID, "ALIMTALK", kakaoFail, at))
-			ok(bizgo(rs[4].MsgKey, rs[4].MessageID, "SMS", "10000", at.Add(time.Second)))
+			ok(reporttest.Bizgo(rs[4].MsgKey, rs[4].MessageID, "ALIMTALK", kakaoFail, at))
+			ok(reporttest.Bizgo(rs[4].MsgKey, rs[4].MessageID, "SMS", "10000", at.Add(time.Second)))
 			state(rs[4], herald.RecipientDelivered, "SMS")
-			ok(bizgo(rs[5].MsgKey, rs[5].MessageID, "LMS", "10000", at.Add(time.Second)))
-			ok(bizgo(rs[5].MsgKey, rs[5].MessageID, "ALIMTALK", kakaoFail, at))
+			ok(reporttest.Bizgo(rs[5].MsgKey, rs[5].MessageID, "LMS", "10000", at.Add(time.Second)))
+			ok(reporttest.Bizgo(rs[5].MsgKey, rs[5].MessageID, "ALIMTALK", kakaoFail, at))
 			state(rs[5], herald.RecipientDelivered, "LMS")
 			// The 2 replays are answered from the recent keys, without a write.
-			if got := metric(t, e, "herald_reports_committed_total", "unchanged"); got != 2 {
+			if got := reporttest.Metric(t, e.Reg, "herald_reports_committed_total", "unchanged"); got != 2 {
 				t.Fatalf("unchanged = %v, want 2 (outranked)", got)
 			}
-			if got := metric(t, e, "herald_reports_deduplicated_total", "recent"); got != 2 {
+			if got := reporttest.Metric(t, e.Reg, "herald_reports_deduplicated_total", "recent"); got != 2 {
 				t.Fatalf("deduplicated = %v, want 2 (replays)", got)
 			}
 		})
@@ -87,18 +88,18 @@ func TestUnknownLaterMatched(t *testing.T) {
 			sweeps := &sweepStore{Store: open(t), matched: make(chan int, 100)}
 			r := sending(t, sweeps, 1)[0]
 			e := newEnv(t, sweeps, ingest.Config{SweepInterval: time.Millisecond})
-			wantStatus(t, e.post(heraldhttp.PathReports, bizgo("EARLY", "", "ALIMTALK", "10000", testNow)), 200)
+			reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("EARLY", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
 			if got := reread(t, sweeps, r); got.State != herald.RecipientSending {
 				t.Fatalf("state %s before the msgKey is known", got.State)
 			}
 			record(t, sweeps, r, "EARLY")
-			e.clock.add(2 * time.Second) // past the first retry delay
+			e.Clock.Add(2 * time.Second) // past the first retry delay
 			waitFor(t, sweeps.matched, "the sweep to match the report")
 			if got := reread(t, sweeps, r); got.State != herald.RecipientDelivered {
 				t.Fatalf("state %s after the sweep, want DELIVERED", got.State)
 			}
 			eventually(t, "the late match counted", func() bool {
-				return metric(t, e, "herald_reports_late_matched_total", "") == 1
+				return reporttest.Metric(t, e.Reg, "herald_reports_late_matched_total", "") == 1
 			})
 		})
 	}
@@ -123,16 +124,16 @@ func TestAnswerAfterCommit(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{})
-	resp := e.async(heraldhttp.PathReports, bizgo("D1", "", "ALIMTALK", "10000", testNow))
+	resp := e.Async(heraldhttp.PathReports, reporttest.Bizgo("D1", "", "ALIMTALK", "10000", reporttest.Epoch))
 	waitFor(t, g.entered, "the batch to reach the store")
 	select {
 	case r := <-resp:
-		t.Fatalf("answered %d before the commit returned", r.status)
+		t.Fatalf("answered %d before the commit returned", r.Status)
 	default:
 	}
 	g.open()
 	r := waitFor(t, resp, "the answer")
-	wantStatus(t, r, 200)
+	reporttest.WantStatus(t, r, 200)
 	if g.returned.Load() != 1 {
 		t.Fatalf("answered 200 while ApplyReports had not returned")
 	}
@@ -145,31 +146,31 @@ func TestQueueFull(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{BatchSize: 1, QueueSize: 2})
-	first := e.async(heraldhttp.PathReports, bizgo("Q0", "", "ALIMTALK", "10000", testNow))
+	first := e.Async(heraldhttp.PathReports, reporttest.Bizgo("Q0", "", "ALIMTALK", "10000", reporttest.Epoch))
 	waitFor(t, g.entered, "the first batch to reach the store")
-	queued := []<-chan response{
-		e.async(heraldhttp.PathReports, bizgo("Q1", "", "ALIMTALK", "10000", testNow)),
-		e.async(heraldhttp.PathReports, bizgo("Q2", "", "ALIMTALK", "10000", testNow)),
+	queued := []<-chan reporttest.Response{
+		e.Async(heraldhttp.PathReports, reporttest.Bizgo("Q1", "", "ALIMTALK", "10000", reporttest.Epoch)),
+		e.Async(heraldhttp.PathReports, reporttest.Bizgo("Q2", "", "ALIMTALK", "10000", reporttest.Epoch)),
 	}
-	eventually(t, "two reports queued", func() bool { return e.in.QueueDepth() == 2 })
-	if e.in.QueueCapacity() != 2 {
-		t.Fatalf("capacity %d", e.in.QueueCapacity())
+	eventually(t, "two reports queued", func() bool { return e.In.QueueDepth() == 2 })
+	if e.In.QueueCapacity() != 2 {
+		t.Fatalf("capacity %d", e.In.QueueCapacity())
 	}
 	for i := range 3 {
-		got := e.post(heraldhttp.PathReports, bizgo("SHED"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow))
-		wantStatus(t, got, 429)
-		if got.header.Get("Retry-After") != "1" || !strings.Contains(got.body, `"code":"busy"`) {
-			t.Fatalf("429 without Retry-After: 1 or code busy: %v %s", got.header, got.body)
+		got := e.Post(heraldhttp.PathReports, reporttest.Bizgo("SHED"+strconv.Itoa(i), "", "ALIMTALK", "10000", reporttest.Epoch))
+		reporttest.WantStatus(t, got, 429)
+		if got.Header.Get("Retry-After") != "1" || !strings.Contains(got.Body, `"code":"busy"`) {
+			t.Fatalf("429 without Retry-After: 1 or code busy: %v %s", got.Header, got.Body)
 		}
 	}
 	g.open()
 	for _, c := range append(queued, first) {
-		wantStatus(t, waitFor(t, c, "a queued report's answer"), 200)
+		reporttest.WantStatus(t, waitFor(t, c, "a queued report's answer"), 200)
 	}
-	if got := metric(t, e, "herald_reports_shed_total", ""); got != 3 {
+	if got := reporttest.Metric(t, e.Reg, "herald_reports_shed_total", ""); got != 3 {
 		t.Fatalf("shed = %v, want 3", got)
 	}
-	if got := metric(t, e, "herald_reports_received_total", ""); got != 3 {
+	if got := reporttest.Metric(t, e.Reg, "herald_reports_received_total", ""); got != 3 {
 		t.Fatalf("received = %v, want 3", got)
 	}
 }
@@ -180,15 +181,15 @@ func TestStoreError(t *testing.T) {
 	g.fail = errors.New("disk on fire")
 	g.open()
 	e := newEnv(t, g, ingest.Config{})
-	got := e.post(heraldhttp.PathReports, bizgo("E1", "", "ALIMTALK", "10000", testNow))
-	wantStatus(t, got, 503)
-	if got.header.Get("Retry-After") == "" || strings.Contains(got.body, "fire") {
-		t.Fatalf("503 %v %s: want Retry-After and no internals", got.header, got.body)
+	got := e.Post(heraldhttp.PathReports, reporttest.Bizgo("E1", "", "ALIMTALK", "10000", reporttest.Epoch))
+	reporttest.WantStatus(t, got, 503)
+	if got.Header.Get("Retry-After") == "" || strings.Contains(got.Body, "fire") {
+		t.Fatalf("503 %v %s: want Retry-After and no internals", got.Header, got.Body)
 	}
-	if got := metric(t, e, "herald_report_commit_errors_total", ""); got != 1 {
+	if got := reporttest.Metric(t, e.Reg, "herald_report_commit_errors_total", ""); got != 1 {
 		t.Fatalf("commit errors = %v", got)
 	}
-	if e.in.Status().LastCommitError.IsZero() {
+	if e.In.Status().LastCommitError.IsZero() {
 		t.Fatal("the intake's status does not tell the failed commit")
 	}
 }
@@ -197,9 +198,9 @@ func TestWaitTimeout(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{WaitTimeout: 20 * time.Millisecond})
-	got := e.post(heraldhttp.PathReports, bizgo("W1", "", "ALIMTALK", "10000", testNow))
-	wantStatus(t, got, 503)
-	if got.header.Get("Retry-After") != "1" {
+	got := e.Post(heraldhttp.PathReports, reporttest.Bizgo("W1", "", "ALIMTALK", "10000", reporttest.Epoch))
+	reporttest.WantStatus(t, got, 503)
+	if got.Header.Get("Retry-After") != "1" {
 		t.Fatalf("503 without Retry-After")
 	}
 	g.open() // the report is still stored; the provider's retry is a duplicate
@@ -211,16 +212,16 @@ func TestStopDrains(t *testing.T) {
 	t.Parallel()
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{BatchSize: 1})
-	var answers []<-chan response
+	var answers []<-chan reporttest.Response
 	for i := range 5 {
-		answers = append(answers, e.async(heraldhttp.PathReports, bizgo("S"+strconv.Itoa(i), "", "ALIMTALK", "10000", testNow)))
+		answers = append(answers, e.Async(heraldhttp.PathReports, reporttest.Bizgo("S"+strconv.Itoa(i), "", "ALIMTALK", "10000", reporttest.Epoch)))
 	}
 	waitFor(t, g.entered, "the first batch")
-	eventually(t, "four reports queued", func() bool { return e.in.QueueDepth() == 4 })
+	eventually(t, "four reports queued", func() bool { return e.In.QueueDepth() == 4 })
 	stopped := make(chan error, 1)
-	go func() { stopped <- e.in.Stop(context.Background()) }()
+	go func() { stopped <- e.In.Stop(context.Background()) }()
 	eventually(t, "intake closed", func() bool {
-		return e.post(heraldhttp.PathReports, bizgo("LATE", "", "ALIMTALK", "10000", testNow)).status == 503
+		return e.Post(heraldhttp.PathReports, reporttest.Bizgo("LATE", "", "ALIMTALK", "10000", reporttest.Epoch)).Status == 503
 	})
 	g.open()
 	if err := waitFor(t, stopped, "Stop"); err != nil {
@@ -230,9 +231,9 @@ func TestStopDrains(t *testing.T) {
 		t.Fatalf("%d reports committed by Stop, want 5", g.returned.Load())
 	}
 	for _, a := range answers {
-		wantStatus(t, waitFor(t, a, "an answer"), 200)
+		reporttest.WantStatus(t, waitFor(t, a, "an answer"), 200)
 	}
-	if err := e.in.Stop(context.Background()); err != nil { // idempotent
+	if err := e.In.Stop(context.Background()); err != nil { // idempotent
 		t.Fatal(err)
 	}
 }
@@ -269,23 +270,23 @@ func TestQueueBytes(t *testing.T) {
 	g := newGateStore(newSQLite(t))
 	e := newEnv(t, g, ingest.Config{QueueBytes: heraldhttp.MaxReportBytes})
 	big := func(key string) []byte {
-		b := bizgo(key, "", "ALIMTALK", kakaoFail, testNow)
+		b := reporttest.Bizgo(key, "", "ALIMTALK", kakaoFail, reporttest.Epoch)
 		return bytes.Replace(b, []byte(`"reportText":"`), []byte(`"reportText":"`+strings.Repeat("x", 40<<10)), 1)
 	}
-	first := e.async(heraldhttp.PathReports, big("B1"))
+	first := e.Async(heraldhttp.PathReports, big("B1"))
 	waitFor(t, g.entered, "the first batch")
-	wantStatus(t, e.post(heraldhttp.PathReports, big("B2")), 429)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, big("B2")), 429)
 	g.open()
-	wantStatus(t, waitFor(t, first, "the first answer"), 200)
-	wantStatus(t, e.post(heraldhttp.PathReports, big("B3")), 200)
+	reporttest.WantStatus(t, waitFor(t, first, "the first answer"), 200)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, big("B3")), 200)
 }
 
 // TestMetricsExposed: the webhook's metrics are on the admin API's /metrics.
 func TestMetricsExposed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, newSQLite(t), ingest.Config{})
-	wantStatus(t, e.post(heraldhttp.PathReports, bizgo("MX", "", "ALIMTALK", "10000", testNow)), 200)
-	resp, err := e.srv.Client().Get(e.srv.URL + "/metrics")
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("MX", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
+	resp, err := e.Srv.Client().Get(e.Srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

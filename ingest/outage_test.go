@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // TestOutageSpoolSIGKILL runs `herald serve` on PostgreSQL through a TCP
@@ -83,7 +84,7 @@ func TestOutageSpoolSIGKILL(t *testing.T) {
 	halfway := make(chan struct{})
 	go func() {
 		defer close(halfway)
-		deadline := time.Now().Add(maxWait + 20*outage)
+		deadline := time.Now().Add(reporttest.MaxWait + 20*outage)
 		for scrape(p.addr, "herald_reports_replayed_total") < float64(down.acked)/2 && segments() > 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -103,7 +104,7 @@ func TestOutageSpoolSIGKILL(t *testing.T) {
 	// The replay takes as long as it takes the database to write what the
 	// outage spooled: the wait grows with the outage.
 	drainStart := time.Now()
-	deadline := drainStart.Add(maxWait + 20*outage)
+	deadline := drainStart.Add(reporttest.MaxWait + 20*outage)
 	for segments() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d spool segments still not replayed\n%s", segments(), p.output())
@@ -273,7 +274,7 @@ func (s *reportStream) work(addr, tag string, jobs <-chan streamJob, ph *streamP
 		}
 		key := fmt.Sprintf("OUT-%s-%08d", tag, j.n)
 		t0 := time.Now()
-		status, err := c.post(bizgo(key, "", "ALIMTALK", "10000", t0))
+		status, err := c.post(reporttest.Bizgo(key, "", "ALIMTALK", "10000", t0))
 		switch {
 		case err != nil:
 			fail(err)

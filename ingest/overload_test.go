@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/procstat"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // TestOverload offers reports to a real `herald serve` well above the rate
@@ -78,7 +79,7 @@ func TestOverload(t *testing.T) {
 				}
 				key := "OVER-" + strconv.Itoa(i)
 				t0 := time.Now()
-				status, err := c.post(bizgo(key, "", "ALIMTALK", "10000", t0))
+				status, err := c.post(reporttest.Bizgo(key, "", "ALIMTALK", "10000", t0))
 				latencies[w] = append(latencies[w], time.Since(t0))
 				if err != nil {
 					transport.Add(1)

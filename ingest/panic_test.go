@@ -5,17 +5,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	herald "github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // panicStore panics in ApplyReports for every batch holding a report with
@@ -79,53 +77,30 @@ func TestCommitPanic(t *testing.T) {
 	ps := &panicStore{Store: newSQLite(t), marked: marked, committed: map[string]int{}}
 	var logs lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &env{t: t, store: ps, reg: prometheus.NewRegistry(), clock: newClock(testNow)}
 	// One report a batch, two committers: which reports share the marked
 	// one's fate does not depend on timing.
-	in, err := ingest.New(ingest.Config{Now: e.clock.now, BatchSize: 1, Committers: 2}, ps, logger, e.reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := heraldhttp.NewServer(heraldhttp.ServerConfig{Store: ps, AdminTokens: []string{adminTok}, Registry: e.reg,
-		Now: e.clock.now, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := api.HandleReports(heraldhttp.ReportConfig{Secret: []byte(secret)}, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e.in, e.srv = in, httptest.NewServer(api.Handler())
-	t.Cleanup(func() {
-		e.srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), maxWait)
-		defer cancel()
-		if err := in.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	e := reporttest.NewLogged(t, ps, ingest.Config{BatchSize: 1, Committers: 2},
+		heraldhttp.ReportConfig{Secret: []byte(reporttest.Secret)}, logger)
 
-	wantStatus(t, e.post(heraldhttp.PathReports, bizgo("GOOD-BEFORE", "", "ALIMTALK", "10000", testNow)), 200)
-	bad := e.post(heraldhttp.PathReports, bizgo(marked, "", "ALIMTALK", kakaoFail, testNow))
-	wantStatus(t, bad, 503)
-	if bad.header.Get("Retry-After") == "" || strings.Contains(bad.body, "bug") {
-		t.Fatalf("503 %v %s: want the failed-commit answer", bad.header, bad.body)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("GOOD-BEFORE", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
+	bad := e.Post(heraldhttp.PathReports, reporttest.Bizgo(marked, "", "ALIMTALK", kakaoFail, reporttest.Epoch))
+	reporttest.WantStatus(t, bad, 503)
+	if bad.Header.Get("Retry-After") == "" || strings.Contains(bad.Body, "bug") {
+		t.Fatalf("503 %v %s: want the failed-commit answer", bad.Header, bad.Body)
 	}
 
 	// Many at once, the marked report among them, and its retries.
 	const n = 40
-	answers := make([]<-chan response, 0, n+3)
+	answers := make([]<-chan reporttest.Response, 0, n+3)
 	// A good report not stored within the wait (a loaded machine, one
 	// report a transaction) is retried, as the provider does.
-	good := func(key string) <-chan response {
-		c := make(chan response, 1)
+	good := func(key string) <-chan reporttest.Response {
+		c := make(chan reporttest.Response, 1)
 		go func() {
-			var r response
+			var r reporttest.Response
 			for range 5 {
-				if r = <-e.async(heraldhttp.PathReports, bizgo(key, "", "ALIMTALK", "10000", testNow)); r.status != 503 ||
-					!strings.Contains(r.body, "in time") {
+				if r = <-e.Async(heraldhttp.PathReports, reporttest.Bizgo(key, "", "ALIMTALK", "10000", reporttest.Epoch)); r.Status != 503 ||
+					!strings.Contains(r.Body, "in time") {
 					break
 				}
 			}
@@ -136,26 +111,26 @@ func TestCommitPanic(t *testing.T) {
 	for i := range n {
 		answers = append(answers, good(fmt.Sprintf("GOOD-%03d", i)))
 		if i%15 == 0 {
-			answers = append(answers, e.async(heraldhttp.PathReports, bizgo(marked, "", "ALIMTALK", kakaoFail, testNow)))
+			answers = append(answers, e.Async(heraldhttp.PathReports, reporttest.Bizgo(marked, "", "ALIMTALK", kakaoFail, reporttest.Epoch)))
 		}
 	}
 	goods, bads := 0, 0
 	for i, c := range answers {
 		got := waitFor(t, c, fmt.Sprintf("answer %d", i))
 		switch {
-		case got.status == 200 && strings.Contains(got.body, `"GOOD-`):
+		case got.Status == 200 && strings.Contains(got.Body, `"GOOD-`):
 			goods++
-		case got.status == 503:
+		case got.Status == 503:
 			bads++
 		default:
-			t.Errorf("answer %d: %d %s", i, got.status, got.body)
+			t.Errorf("answer %d: %d %s", i, got.Status, got.Body)
 		}
 	}
 	if goods != n || bads != len(answers)-n {
 		t.Fatalf("%d answered 200 and %d 503, want %d and %d", goods, bads, n, len(answers)-n)
 	}
 	// The committers still run.
-	wantStatus(t, e.post(heraldhttp.PathReports, bizgo("GOOD-AFTER", "", "ALIMTALK", "10000", testNow)), 200)
+	reporttest.WantStatus(t, e.Post(heraldhttp.PathReports, reporttest.Bizgo("GOOD-AFTER", "", "ALIMTALK", "10000", reporttest.Epoch)), 200)
 
 	for _, key := range []string{"GOOD-BEFORE", "GOOD-000", fmt.Sprintf("GOOD-%03d", n-1), "GOOD-AFTER"} {
 		if !ps.stored(key) {
@@ -165,11 +140,11 @@ func TestCommitPanic(t *testing.T) {
 	if ps.stored(marked) {
 		t.Error("the marked report was committed")
 	}
-	panics := metric(t, e, "herald_report_commit_panics_total", "")
+	panics := reporttest.Metric(t, e.Reg, "herald_report_commit_panics_total", "")
 	if panics != float64(1+len(answers)-n) {
 		t.Errorf("commit panics = %v, want %d", panics, 1+len(answers)-n)
 	}
-	if got := metric(t, e, "herald_reports_refused_total", "unavailable"); got != panics {
+	if got := reporttest.Metric(t, e.Reg, "herald_reports_refused_total", "unavailable"); got != panics {
 		t.Errorf("refused unavailable = %v, want %v", got, panics)
 	}
 
@@ -181,7 +156,7 @@ func TestCommitPanic(t *testing.T) {
 	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "ApplyReports") || !strings.Contains(out, "panic=string") {
 		t.Errorf("want an error line with the stack and the kind of panic:\n%s", out)
 	}
-	if strings.Contains(out, marked) || strings.Contains(out, "report "+kakaoFail) || strings.Contains(out, secret) {
+	if strings.Contains(out, marked) || strings.Contains(out, "report "+kakaoFail) || strings.Contains(out, reporttest.Secret) {
 		t.Errorf("the log holds the report or the secret:\n%s", out)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/internal/reporttest"
 	_ "modernc.org/sqlite" // to read the database file the way an operator would
 )
 
@@ -74,8 +75,8 @@ var addrRE = regexp.MustCompile(`msg=serving .*addr=(\S+)`)
 // and waits until it listens. Extra flags follow the defaults.
 func serveHerald(t *testing.T, db string, flags ...string) *process {
 	t.Helper()
-	args := append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--admin-token", adminTok,
-		"--report-token", tokenA, "--report-secret", secret}, flags...)
+	args := append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--admin-token", reporttest.AdminToken,
+		"--report-token", reporttest.TokenA, "--report-secret", reporttest.Secret}, flags...)
 	cmd := exec.Command(heraldBinary(t), args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HERALD_") {

@@ -18,6 +18,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // refuseStore fails every batch holding the marked msgKey with a data
@@ -42,7 +43,7 @@ func (r *refuseStore) ApplyReports(ctx context.Context, rs []herald.Report, now 
 func startLoggedIngest(t *testing.T, s ingest.ReportStore, cfg ingest.Config, logs *lockedBuffer) (*ingest.Ingest, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg.Now = func() time.Time { return testNow }
+	cfg.Now = func() time.Time { return reporttest.Epoch }
 	in, err := ingest.New(cfg, s, slog.New(slog.NewTextHandler(logs, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func startLoggedIngest(t *testing.T, s ingest.ReportStore, cfg ingest.Config, lo
 
 func stopIngest(t *testing.T, in *ingest.Ingest) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), maxWait)
+	ctx, cancel := context.WithTimeout(context.Background(), reporttest.MaxWait)
 	defer cancel()
 	if err := in.Stop(ctx); err != nil {
 		t.Errorf("stop: %v", err)
@@ -177,7 +178,7 @@ func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 
 	// Passes past poisonAfter, record A taken apart: its reports all fail.
 	eventually(t, "replay passes while the store refuses", func() bool { return f.calls.Load() >= 8 })
-	if q := quarantineFiles(t, dir); len(q) != 0 || counter(t, reg, "herald_report_spool_quarantined_total", "") != 0 {
+	if q := quarantineFiles(t, dir); len(q) != 0 || reporttest.Metric(t, reg, "herald_report_spool_quarantined_total", "") != 0 {
 		t.Fatalf("quarantined %v while the database refused every write", q)
 	}
 
@@ -189,10 +190,10 @@ func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 	if len(q) != 1 {
 		t.Fatalf("quarantine files %v, want one", q)
 	}
-	if got := counter(t, reg, "herald_report_spool_quarantined_total", ""); got != 1 {
+	if got := reporttest.Metric(t, reg, "herald_report_spool_quarantined_total", ""); got != 1 {
 		t.Errorf("quarantined_total %v, want 1", got)
 	}
-	if got := counter(t, reg, "herald_report_spool_quarantine_reports", ""); got != 1 {
+	if got := reporttest.Metric(t, reg, "herald_report_spool_quarantine_reports", ""); got != 1 {
 		t.Errorf("quarantine_reports %v, want 1", got)
 	}
 	st := in.Status().Spool
@@ -212,15 +213,15 @@ func TestSpoolPoisonRecordQuarantined(t *testing.T) {
 
 	// The operator's replay: refused while serve holds the spool, failing
 	// while the bug is there, then storing it once.
-	if _, _, err := ingest.ReplayQuarantine(context.Background(), dir, ps, testNow); err == nil {
+	if _, _, err := ingest.ReplayQuarantine(context.Background(), dir, ps, reporttest.Epoch); err == nil {
 		t.Fatal("ReplayQuarantine ran beside the Ingest holding the spool")
 	}
 	stopIngest(t, in)
-	if _, _, err := ingest.ReplayQuarantine(context.Background(), dir, ps, testNow); err == nil || len(quarantineFiles(t, dir)) != 1 {
+	if _, _, err := ingest.ReplayQuarantine(context.Background(), dir, ps, reporttest.Epoch); err == nil || len(quarantineFiles(t, dir)) != 1 {
 		t.Fatalf("ReplayQuarantine with the bug still there: %v; the file must stay", err)
 	}
 	ps.marked = ""
-	files, reports, err := ingest.ReplayQuarantine(context.Background(), dir, ps, testNow)
+	files, reports, err := ingest.ReplayQuarantine(context.Background(), dir, ps, reporttest.Epoch)
 	if err != nil || files != 1 || reports != 1 {
 		t.Fatalf("ReplayQuarantine: %d files, %d reports, %v; want 1, 1", files, reports, err)
 	}
@@ -249,7 +250,7 @@ func TestSpoolRefusedRecordQuarantined(t *testing.T) {
 	if q := quarantineFiles(t, dir); len(q) != 1 {
 		t.Fatalf("quarantine files %v, want one", q)
 	}
-	if got := counter(t, reg, "herald_report_commit_panics_total", ""); got != 0 {
+	if got := reporttest.Metric(t, reg, "herald_report_commit_panics_total", ""); got != 0 {
 		t.Errorf("%v panics, want none", got)
 	}
 	// The record failed whole at least poisonAfter (3) times, then alone
@@ -354,7 +355,7 @@ func TestQuarantineCrashPoints(t *testing.T) {
 		t.Errorf("after the restart, status %+v: want spooling and the quarantine counted", st)
 	}
 	eventually(t, "the spool drained again", func() bool { return !in3.Spooling() })
-	if got := counter(t, reg3, "herald_report_commit_panics_total", ""); got != 0 {
+	if got := reporttest.Metric(t, reg3, "herald_report_commit_panics_total", ""); got != 0 {
 		t.Errorf("%v panics: the quarantined record was committed again", got)
 	}
 	if got := quarantineFiles(t, dir); len(got) != 1 || got[0] != q[0] {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/procstat"
+	"github.com/heraldhq/herald/internal/reporttest"
 )
 
 // TestRSSConnectionPerReport stands in for a provider that posts every
@@ -39,7 +40,7 @@ func TestRSSConnectionPerReport(t *testing.T) {
 			for key := range keys {
 				for attempt := 0; ; attempt++ {
 					status, err := postReport(context.Background(), c, "http://"+p.addr,
-						bizgo(key, "", "ALIMTALK", "10000", time.Now()), bearer(tokenA)...)
+						reporttest.Bizgo(key, "", "ALIMTALK", "10000", time.Now()), reporttest.Bearer(reporttest.TokenA)...)
 					if err == nil && status == 200 {
 						break
 					}

@@ -16,13 +16,14 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingest"
+	"github.com/heraldhq/herald/internal/reporttest"
 	"github.com/heraldhq/herald/sqlite"
 )
 
 // These tests drive ingest.Submit directly, without HTTP.
 
 func rep(msgKey string) herald.Report {
-	return herald.Report{MsgKey: msgKey, ServiceType: "ALIMTALK", ReportTime: testNow, ReportType: "0",
+	return herald.Report{MsgKey: msgKey, ServiceType: "ALIMTALK", ReportTime: reporttest.Epoch, ReportType: "0",
 		Code: "10000", Raw: []byte(`{"msgKey":"` + msgKey + `"}`)}
 }
 
@@ -31,7 +32,7 @@ func startIngest(t *testing.T, s ingest.ReportStore, cfg ingest.Config) (*ingest
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return testNow }
+		cfg.Now = func() time.Time { return reporttest.Epoch }
 	}
 	in, err := ingest.New(cfg, s, nil, reg)
 	if err != nil {
@@ -41,18 +42,13 @@ func startIngest(t *testing.T, s ingest.ReportStore, cfg ingest.Config) (*ingest
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), maxWait)
+		ctx, cancel := context.WithTimeout(context.Background(), reporttest.MaxWait)
 		defer cancel()
 		if err := in.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	})
 	return in, reg
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	return metric(t, &env{reg: reg}, name, label)
 }
 
 // submitAsync submits in the background.
@@ -101,7 +97,7 @@ func TestCopiesNotWritten(t *testing.T) {
 		copies = append(copies, submitAsync(in, rep("DUP")))
 	}
 	other := submitAsync(in, rep("OTHER"))
-	eventually(t, "the copies queued", func() bool { return counter(t, reg, "herald_reports_received_total", "") == 22 })
+	eventually(t, "the copies queued", func() bool { return reporttest.Metric(t, reg, "herald_reports_received_total", "") == 22 })
 	for _, c := range copies {
 		select {
 		case err := <-c:
@@ -125,8 +121,8 @@ func TestCopiesNotWritten(t *testing.T) {
 	if n := g.returned.Load(); n != 2 {
 		t.Fatalf("a recent copy reached the store (%d reports)", n)
 	}
-	batch := counter(t, reg, "herald_reports_deduplicated_total", "batch")
-	recent := counter(t, reg, "herald_reports_deduplicated_total", "recent")
+	batch := reporttest.Metric(t, reg, "herald_reports_deduplicated_total", "batch")
+	recent := reporttest.Metric(t, reg, "herald_reports_deduplicated_total", "recent")
 	if batch+recent != 21 {
 		t.Fatalf("deduplicated %v in a batch and %v recent, want 21 in all", batch, recent)
 	}
@@ -211,7 +207,7 @@ func TestSpoolWhileStoreDown(t *testing.T) {
 			if !in.Spooling() || in.SpoolBytes() == 0 {
 				t.Fatalf("spooling %v, %d bytes: want the spool in use", in.Spooling(), in.SpoolBytes())
 			}
-			if got := counter(t, reg, "herald_reports_spooled_total", ""); got != 200 {
+			if got := reporttest.Metric(t, reg, "herald_reports_spooled_total", ""); got != 200 {
 				t.Fatalf("spooled %v, want 200", got)
 			}
 			// While spooling, new batches join the spool behind the others.
@@ -228,7 +224,7 @@ func TestSpoolWhileStoreDown(t *testing.T) {
 			if storedCount(t, f, "SP-LATE") != 1 {
 				t.Fatal("SP-LATE not stored")
 			}
-			if got := counter(t, reg, "herald_reports_replayed_total", ""); got != 201 {
+			if got := reporttest.Metric(t, reg, "herald_reports_replayed_total", ""); got != 201 {
 				t.Fatalf("replayed %v, want 201", got)
 			}
 			if left, _ := filepath.Glob(filepath.Join(dir, "spool-*.wal")); len(left) != 0 {
@@ -250,7 +246,7 @@ func TestSpoolSlowCommit(t *testing.T) {
 	if err := waitFor(t, done, "the spooled answer"); err != nil {
 		t.Fatal(err)
 	}
-	if got := counter(t, reg, "herald_report_slow_commits_total", ""); got != 1 {
+	if got := reporttest.Metric(t, reg, "herald_report_slow_commits_total", ""); got != 1 {
 		t.Fatalf("slow commits %v, want 1", got)
 	}
 	g.open()
@@ -281,7 +277,7 @@ func TestSpoolFull(t *testing.T) {
 	if in.SpoolBytes() > 1<<20 {
 		t.Fatalf("spool grew to %d bytes", in.SpoolBytes())
 	}
-	if counter(t, reg, "herald_report_spool_errors_total", "") < 1 {
+	if reporttest.Metric(t, reg, "herald_report_spool_errors_total", "") < 1 {
 		t.Fatal("spool refusal not counted")
 	}
 }
@@ -300,7 +296,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	defer s.Close()
 	f := &flakyStore{Store: s}
 	f.down.Store(true)
-	in, err := ingest.New(ingest.Config{SpoolDir: dir, Now: func() time.Time { return testNow }}, f, nil, nil)
+	in, err := ingest.New(ingest.Config{SpoolDir: dir, Now: func() time.Time { return reporttest.Epoch }}, f, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
