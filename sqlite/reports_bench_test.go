@@ -14,5 +14,5 @@ func BenchmarkApplyReports(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchApplyReports(b, s)
+	storetest.BenchApplyReports(b, s, nil)
 }

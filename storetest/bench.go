@@ -13,13 +13,20 @@ import (
 // reports (the webhook benchmark's load), per report:
 //
 //	go test -run '^$' -bench ApplyReports ./sqlite ./postgres ./mysql
-func BenchApplyReports(b *testing.B, store herald.Store) {
+//
+// serverCPU, when not nil, reads the CPU time the database server has spent
+// on the store's connection; it is reported per report as server-cpu-ns.
+func BenchApplyReports(b *testing.B, store herald.Store, serverCPU func() time.Duration) {
 	for _, size := range []int{37, 100, 500} {
 		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
 			at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
 			batch := make([]herald.Report, size)
 			n := 0
 			cpu0 := procstat.SelfCPU()
+			var server0 time.Duration
+			if serverCPU != nil {
+				server0 = serverCPU()
+			}
 			for b.Loop() {
 				for i := range batch {
 					id := fmt.Sprintf("bench-%d-%d", size, n)
@@ -35,6 +42,9 @@ func BenchApplyReports(b *testing.B, store herald.Store) {
 			// CPU of this process (for SQLite, the whole store): steadier
 			// than wall time on a shared machine.
 			b.ReportMetric(float64((procstat.SelfCPU()-cpu0).Nanoseconds())/float64(n), "cpu-ns/report")
+			if serverCPU != nil {
+				b.ReportMetric(float64((serverCPU()-server0).Nanoseconds())/float64(n), "server-cpu-ns/report")
+			}
 		})
 	}
 }

@@ -61,3 +61,18 @@ func TestSelfCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	before := CPU(os.Getpid())
+	for i := 0; CPU(os.Getpid()) <= before; i++ { // spin until a tick counts
+		if i > 1e7 {
+			t.Fatal("CPU time of this process never grew")
+		}
+	}
+	if got := CPU(-1); got != 0 {
+		t.Errorf("CPU of no process = %v, want 0", got)
+	}
+}
