@@ -157,6 +157,15 @@ func TestFailedReleaseIsRetried(t *testing.T) {
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 		s := open(t)
 		f := setup(t, s, 400, 100, nil)
+		// Sends after the first take 100 ms each (one at a time, under the
+		// fake's lock): the rows claimed ahead are still waiting when the
+		// pause lands, however slow the machine is to see it.
+		f.fake.decide = func(call int, _ herald.SendBatch) []herald.OutcomeKind {
+			if call > 1 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			return nil
+		}
 		fs := &faultyStore{Store: s, failReleases: 1000}
 		f.startWith(t, dispatch.Config{Workers: 2}, fs, f.fake)
 		<-f.fake.deliveries
