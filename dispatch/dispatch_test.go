@@ -494,6 +494,13 @@ func TestAccountRefusalPausesAndResumes(t *testing.T) {
 		if !strings.Contains(c.Reason, "A401") {
 			t.Fatalf("pause reason %q does not name the refusal", c.Reason)
 		}
+		if c.Counts[herald.RecipientPending] != 200 {
+			for _, r := range f.rows(t) {
+				if r.State != herald.RecipientPending {
+					t.Logf("row %d: %s %s %q attempts %d resends %d key %q", r.ID, r.State, r.ResultCode, r.ResultText, r.Attempts, r.Resends, r.BatchKey)
+				}
+			}
+		}
 		checkCounts(t, c, map[herald.RecipientState]int{herald.RecipientPending: 200, herald.RecipientFailed: 0})
 		// A claim that began before the pause may still commit after it
 		// (MySQL reads the campaign's state without a lock); its run has
