@@ -342,6 +342,48 @@ func TestLeaseOutlivesThePacer(t *testing.T) {
 	})
 }
 
+// TestOwnHeartbeatLags: while this process cannot write its heartbeat for
+// longer than its lease, its own recovery must not take its live rows for
+// a dead process's and put them in doubt (RETRY_WAIT under their key): it
+// stops sending (its lease is short) and gives its rows back untouched.
+func TestOwnHeartbeatLags(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+		s := open(t)
+		f := setup(t, s, 300, 100, nil)
+		fs := &faultyStore{Store: s}
+		f.startWith(t, dispatch.Config{LeaseTTL: time.Second, RecoverInterval: 20 * time.Millisecond}, fs, f.fake)
+		<-f.fake.deliveries
+		fs.mu.Lock()
+		fs.lagHeartbeats = true
+		fs.mu.Unlock()
+		// Three leases without a heartbeat: the rows claimed before are
+		// given back, none requeued in doubt.
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			c, err := s.GetCampaign(t.Context(), f.camp.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := c.Counts[herald.RecipientRetryWait]; n != 0 {
+				t.Fatalf("%d rows in doubt while the process lives (counts %v)", n, c.Counts)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fs.mu.Lock()
+		fs.lagHeartbeats = false
+		fs.mu.Unlock()
+		c := f.waitState(t, herald.CampaignCompleted)
+		checkCounts(t, c, map[herald.RecipientState]int{herald.RecipientAccepted: 300})
+		for _, r := range f.rows(t) {
+			if r.Resends != 0 {
+				t.Fatalf("row %d resent %d times", r.ID, r.Resends)
+			}
+		}
+		f.fake.check(t)
+	})
+}
+
 // TestTwoProcessesOneCampaign runs two dispatchers on one database and one
 // campaign with a short lease and a slow rate: neither may take the
 // other's live rows.

@@ -343,6 +343,9 @@ type faultyStore struct {
 	getTemplate func(ctx context.Context, code string) (herald.Template, error)
 	getMembers  func(ctx context.Context, ids []string) (map[string]herald.Member, error)
 	dead        bool // every write fails, as if the process had died
+	// lagHeartbeats makes Heartbeat fail, as a busy database or a starved
+	// machine delays it, while every other write goes through.
+	lagHeartbeats bool
 	// failReleases makes that many ReleaseRecipients calls fail first.
 	failReleases int
 	releases     int // calls that reached the store
@@ -388,6 +391,12 @@ func (s *faultyStore) isDead() error {
 func (s *faultyStore) Heartbeat(ctx context.Context, owner string, now time.Time) error {
 	if err := s.isDead(); err != nil {
 		return err
+	}
+	s.mu.Lock()
+	lag := s.lagHeartbeats
+	s.mu.Unlock()
+	if lag {
+		return fmt.Errorf("database is locked")
 	}
 	return s.Store.Heartbeat(ctx, owner, now)
 }

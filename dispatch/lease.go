@@ -101,7 +101,7 @@ func (d *Dispatcher) recoverLoop(ctx context.Context) {
 	for sleep(ctx, d.cfg.RecoverInterval) {
 		for ctx.Err() == nil {
 			now := d.cfg.Now()
-			n, err := d.store.RequeueAbandoned(ctx, now, now.Add(-d.cfg.LeaseTTL), 1000)
+			n, err := d.store.RequeueAbandoned(ctx, now, d.deadBefore(now), 1000)
 			if err != nil {
 				d.logErr(ctx, "requeue abandoned rows", err)
 				break
@@ -113,4 +113,18 @@ func (d *Dispatcher) recoverLoop(ctx context.Context) {
 			d.log.Info("took over rows of a process that stopped", "rows", n)
 		}
 	}
+}
+
+// deadBefore is the heartbeat an owner must have missed to count as dead:
+// a lease ago, or before this process's own last heartbeat when that is
+// older. A process whose heartbeat lags (a busy database, a starved
+// machine) would otherwise take its own live rows for abandoned ones and
+// put them in doubt; and it judges no other process by a clock it could
+// not keep itself.
+func (d *Dispatcher) deadBefore(now time.Time) time.Time {
+	dead := now.Add(-d.cfg.LeaseTTL)
+	if own := d.lease.until().Add(-d.cfg.LeaseTTL); own.Before(dead) {
+		dead = own.Add(-time.Millisecond) // the store keeps ms: our own beat stays on the live side
+	}
+	return dead
 }
