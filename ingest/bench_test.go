@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	herald "github.com/heraldhq/herald"
@@ -54,23 +53,23 @@ func BenchmarkIngest(b *testing.B) {
 		name := fmt.Sprintf("%s/batch=%d/committers=%d", c.engine, c.batch, c.committers)
 		b.Run(name, func(b *testing.B) {
 			var s herald.Store
-			var backends func() map[string]int64
+			var backends func() map[int]time.Duration
 			switch c.engine {
 			case "postgres":
 				s, backends = benchPostgres(b)
 			case "mariadb":
 				s, backends = benchMariaDB(b)
 			default:
-				s, backends = newSQLite(b), func() map[string]int64 { return nil }
+				s, backends = newSQLite(b), func() map[int]time.Duration { return nil }
 			}
 			benchIngest(b, s, ingest.Config{BatchSize: c.batch, Committers: c.committers}, backends)
 		})
 	}
 }
 
-// benchIngest measures one configuration; backends lists the CPU ticks of
+// benchIngest measures one configuration; backends lists the CPU time of
 // the database server processes serving s (nil for SQLite, in process).
-func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func() map[string]int64) {
+func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func() map[int]time.Duration) {
 	conc := 64
 	if v, err := strconv.Atoi(os.Getenv("HERALD_BENCH_CONC")); err == nil && v > 0 {
 		conc = v
@@ -130,7 +129,7 @@ func benchIngest(b *testing.B, s herald.Store, cfg ingest.Config, backends func(
 	wg.Wait()
 	elapsed := time.Since(start)
 	pg1 := backends()
-	cpu, pg := procstat.SelfCPU()-cpu0, cpuSince(pg0, pg1)
+	cpu, pg := procstat.SelfCPU()-cpu0, procstat.CPUSince(pg0, pg1)
 	busy1, total1 := machineBusy()
 	b.StopTimer()
 
@@ -204,49 +203,30 @@ func histogramMean(b *testing.B, reg *prometheus.Registry, name string) float64 
 	return 0
 }
 
-// benchPostgres opens a store on a schema of its own, under an
-// application name that finds its server processes, and returns a
-// function reading their CPU ticks by pid.
-func benchPostgres(b *testing.B) (herald.Store, func() map[string]int64) {
-	name := fmt.Sprintf("herald_bench_%d", time.Now().UnixNano())
-	url := pgtest.URL(b) + "&application_name=" + name + os.Getenv("HERALD_BENCH_PGPARAMS")
-	s, err := postgres.Open(context.Background(), url)
+// benchPostgres opens a store on a schema of its own and returns a
+// function reading its server processes' CPU time by pid.
+func benchPostgres(b *testing.B) (herald.Store, func() map[int]time.Duration) {
+	url, backends := pgtest.Backends(b, pgtest.URL(b))
+	s, err := postgres.Open(context.Background(), url+os.Getenv("HERALD_BENCH_PGPARAMS"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close(context.Background()) })
-	return s, func() map[string]int64 {
-		rows, _ := conn.Query(context.Background(),
-			`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, name)
-		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			b.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, pid := range pids {
-			out[strconv.Itoa(int(pid))] = procTicks(int(pid))
-		}
-		return out
-	}
+	return s, backends
 }
 
 // benchMariaDB opens a store on a database of its own and returns a
-// function reading the CPU ticks of the local mariadbd (or mysqld) server
+// function reading the CPU time of the local mariadbd (or mysqld) server
 // process: one process serves every connection, so this is the whole
 // server's CPU, reported as pg-cpu-ms/1k.
-func benchMariaDB(b *testing.B) (herald.Store, func() map[string]int64) {
+func benchMariaDB(b *testing.B) (herald.Store, func() map[int]time.Duration) {
 	s, err := mysql.Open(context.Background(), mytest.URL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	return s, func() map[string]int64 {
-		out := map[string]int64{}
+	return s, func() map[int]time.Duration {
+		out := map[int]time.Duration{}
 		dirs, _ := os.ReadDir("/proc")
 		for _, d := range dirs {
 			pid, err := strconv.Atoi(d.Name())
@@ -255,37 +235,11 @@ func benchMariaDB(b *testing.B) (herald.Store, func() map[string]int64) {
 			}
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 			if name := strings.TrimSpace(string(comm)); name == "mariadbd" || name == "mysqld" {
-				out[d.Name()] = procTicks(pid)
+				out[pid] = procstat.CPU(pid)
 			}
 		}
 		return out
 	}
-}
-
-// procTicks is the user and system CPU of a process in clock ticks.
-func procTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // from field 3 (state) on
-	if len(fields) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(fields[11], 10, 64) // utime, field 14
-	k, _ := strconv.ParseInt(fields[12], 10, 64) // stime, field 15
-	return u + k
-}
-
-// cpuSince is the CPU the processes of now used since then; a process
-// that exited in between is not counted.
-func cpuSince(then, now map[string]int64) time.Duration {
-	var ticks int64
-	for pid, t := range now {
-		ticks += t - then[pid]
-	}
-	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }
 
 // machineBusy returns the busy and total CPU ticks of the whole host, to

@@ -6,12 +6,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/procstat"
 )
 
 // DefaultURL is the local test server (trust auth) used when
@@ -73,4 +76,34 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Backends returns url with a fresh application_name, and a function
+// reading the CPU time of the server processes serving connections opened
+// with it, by pid (procstat.CPU; empty when the server is not on this
+// machine), for benchmarks that report the server's CPU beside their own.
+func Backends(t testing.TB, url string) (string, func() map[int]time.Duration) {
+	t.Helper()
+	name := "herald_bench_" + randomHex(6)
+	url += "&application_name=" + name
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return url, func() map[int]time.Duration {
+		rows, _ := conn.Query(context.Background(),
+			`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, name)
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int]time.Duration{}
+		for _, pid := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				out[int(pid)] = procstat.CPU(int(pid))
+			}
+		}
+		return out
+	}
 }

@@ -77,3 +77,13 @@ func CPU(pid int) time.Duration {
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
+
+// CPUSince is the CPU the processes of now (pid → CPU, as CPU reads it)
+// used since then; a process that exited in between is not counted.
+func CPUSince(then, now map[int]time.Duration) time.Duration {
+	var cpu time.Duration
+	for pid, t := range now {
+		cpu += t - then[pid]
+	}
+	return cpu
+}
