@@ -40,15 +40,21 @@ func (l *lease) wait(ctx context.Context) bool {
 	}
 }
 
+// lastBeat is when the last heartbeat was written (zero before the first).
+func (l *lease) lastBeat() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.beat
+}
+
 // until is when the lease ends unless renewed: other processes may take
 // the rows over from then on.
 func (l *lease) until() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.beat.IsZero() {
+	beat := l.lastBeat()
+	if beat.IsZero() {
 		return time.Time{}
 	}
-	return l.beat.Add(l.ttl)
+	return beat.Add(l.ttl)
 }
 
 // left is how much of the lease remains at now. A send starts only while at
@@ -123,7 +129,7 @@ func (d *Dispatcher) recoverLoop(ctx context.Context) {
 // not keep itself.
 func (d *Dispatcher) deadBefore(now time.Time) time.Time {
 	dead := now.Add(-d.cfg.LeaseTTL)
-	if own := d.lease.until().Add(-d.cfg.LeaseTTL); own.Before(dead) {
+	if own := d.lease.lastBeat(); own.Before(dead) {
 		dead = own.Add(-time.Millisecond) // the store keeps ms: our own beat stays on the live side
 	}
 	return dead
