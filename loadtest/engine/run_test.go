@@ -81,7 +81,12 @@ func TestRunSeedFlowAgainstATarget(t *testing.T) {
 	if rep.Total.Requests != 200 || rep.Total.Errors != 0 || rt.reports.Load() != 200 || len(rt.ids) != 200 {
 		t.Fatalf("requests %d errors %d received %d distinct %d", rep.Total.Requests, rep.Total.Errors, rt.reports.Load(), len(rt.ids))
 	}
-	if len(rep.Phases) != 2 || rep.Phases[0].Requests != 100 || rep.Phases[1].Requests != 100 || rep.Total.Codes["200"] != 200 {
+	// A phase counts the requests sent in it: on a loaded machine one due
+	// at the end of "up" may leave in "hold", so the schedule is exact per
+	// phase and the requests only in total (a wall-clock split is not a
+	// test's to assert).
+	if len(rep.Phases) != 2 || rep.Phases[0].Scheduled != 100 || rep.Phases[1].Scheduled != 100 ||
+		rep.Phases[0].Requests+rep.Phases[1].Requests != 200 || rep.Total.Codes["200"] != 200 {
 		t.Fatalf("phases %+v codes %v", rep.Phases, rep.Total.Codes)
 	}
 	if len(rep.Seconds) != 2 || rep.Seconds[1].Phase != "hold" || rep.Total.Latency.P99 <= 0 {
