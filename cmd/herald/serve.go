@@ -211,6 +211,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			return serve(cmd.Context(), cfg, logger)
 		},
 	}
