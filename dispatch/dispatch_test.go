@@ -670,3 +670,93 @@ func TestInquirySettlesOverdueReports(t *testing.T) {
 		f.waitFor(t, "delivered", func(c herald.Campaign) bool { return c.Counts[herald.RecipientDelivered] == 30 })
 	})
 }
+
+// sendersOf is a provider in front of the shared fake that remembers which
+// message ids went out through it: one per process. With a delay set, each
+// request waits that long before it is written, unless its context ends
+// first (as an HTTP client's would): then nothing is written and the answer
+// is in doubt.
+type sendersOf struct {
+	*fakeProvider
+	mu    sync.Mutex
+	delay time.Duration
+	sent  map[string]bool
+}
+
+func (p *sendersOf) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
+	p.mu.Lock()
+	delay := p.delay
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		out := make([]herald.Outcome, len(b.Destinations))
+		for i := range out {
+			out[i] = herald.Outcome{Kind: herald.InDoubt, Code: "timeout", Text: ctx.Err().Error()}
+		}
+		return out
+	case <-time.After(delay):
+	}
+	p.mu.Lock()
+	for _, d := range b.Destinations {
+		p.sent[d.MessageID] = true
+	}
+	p.mu.Unlock()
+	return p.fakeProvider.Send(ctx, b)
+}
+
+// TestLaggingProcessTakenOver: process A's heartbeats and releases are
+// refused (a starved machine, a stuck database connection) while it holds
+// claimed rows in memory; healthy process B counts A dead a lease later and
+// takes A's rows over. A must have stopped sending before then: no message
+// id goes out through both processes, nobody gets a message twice, and B
+// finishes the campaign.
+func TestLaggingProcessTakenOver(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+		s := open(t)
+		f := setup(t, s, 300, 100, nil)
+		lease := 2 * time.Second
+		fs := &faultyStore{Store: s}
+		a := &sendersOf{fakeProvider: f.fake, sent: map[string]bool{}}
+		b := &sendersOf{fakeProvider: f.fake, sent: map[string]bool{}}
+		f.startWith(t, dispatch.Config{Owner: "a", LeaseTTL: lease, RecoverInterval: 20 * time.Millisecond}, fs, a)
+		<-f.fake.deliveries
+		fs.mu.Lock()
+		fs.lagHeartbeats = true
+		fs.failReleases = 1 << 30
+		fs.mu.Unlock()
+		a.mu.Lock()
+		a.delay = 700 * time.Millisecond // starved: what A holds goes out late, if at all
+		a.mu.Unlock()
+		f.startWith(t, dispatch.Config{Owner: "b", LeaseTTL: lease, RecoverInterval: 20 * time.Millisecond}, s, b)
+		c := f.waitState(t, herald.CampaignCompleted)
+		checkCounts(t, c, map[herald.RecipientState]int{herald.RecipientAccepted: 300})
+		f.fake.check(t)
+		a.mu.Lock()
+		b.mu.Lock()
+		defer a.mu.Unlock()
+		defer b.mu.Unlock()
+		var both []string
+		for id := range a.sent {
+			if b.sent[id] {
+				both = append(both, id)
+			}
+		}
+		if len(both) > 0 {
+			t.Errorf("%d message ids sent by the lagging process and by the one that took its rows over: %v", len(both), both)
+		}
+		if len(a.sent) == 0 || len(b.sent) == 0 {
+			t.Errorf("sent by a: %d, by b: %d; both should have sent", len(a.sent), len(b.sent))
+		}
+		resent := 0
+		for _, r := range f.rows(t) {
+			if r.Resends > 0 {
+				resent++
+			}
+		}
+		if resent == 0 {
+			t.Error("no row was taken over and resent: the test did not drive a takeover")
+		}
+		t.Logf("sent by a: %d, by b: %d, taken over and resent: %d", len(a.sent), len(b.sent), resent)
+	})
+}
