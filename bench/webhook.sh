@@ -36,6 +36,18 @@ go build -o "$tmp/noop" ./bench/noop
 # cpu_ticks PID: user + system time of a process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# db_ticks: "PID TICKS" of every PostgreSQL process on this machine (the
+# server, its backends, its WAL writer and checkpointer).
+db_ticks() { for p in $(pgrep -x postgres); do echo "$p $(cpu_ticks "$p" 2>/dev/null || echo 0)"; done; }
+
+# db_cpu_us BEFORE AFTER: the CPU the PostgreSQL processes spent between the
+# two db_ticks listings, per report (microseconds); a backend born between
+# counts from zero.
+db_cpu_us() {
+	awk -v r="$rate" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" \
+		'NR == FNR { t0[$1] = $2; next } { sum += $2 - t0[$1] } END { printf "%.1f", sum / hz * 1e6 / (r * d) }' "$1" "$2"
+}
+
 # bench NAME CONNS DUP RUN PORT PID: one wrk run (bench/lib.sh); sets rate,
 # p99ms, errors, unique, and cpu_us: the CPU the server PID spent per
 # request (microseconds), which a shared machine disturbs far less than
@@ -43,8 +55,11 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 bench() {
 	local t0 t1
 	t0=$(cpu_ticks "$6")
+	[[ $1 == *postgres ]] && db_ticks >"$tmp/db0"
 	wrk_run "$2" "$4" "$3" "http://127.0.0.1:$5"
 	t1=$(cpu_ticks "$6")
+	db_us=-
+	[[ $1 == *postgres ]] && db_ticks >"$tmp/db1" && db_us=$(db_cpu_us "$tmp/db0" "$tmp/db1")
 	cpu_us=$(awk -v a="$t0" -v b="$t1" -v r="$rate" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" \
 		'BEGIN { printf "%.1f", (b - a) / hz * 1e6 / (r * d) }')
 }
@@ -55,11 +70,11 @@ pair() {
 	bench noop "$conns" "$dup" "noop$run" "$PORT_NOOP" "$noop"
 	ceil=$rate ceilp99=$p99ms ceilcpu=$cpu_us
 	bench "$name" "$conns" "$dup" "$run" "$PORT" "$serve"
-	printf '%-18s %5s %6s %10.0f %8.1f %7s %10.0f %9.1f %6.2f %8s %8s\n' "$name" "$conns" "$([[ $dup == 1 ]] && echo 50% || echo 0%)" \
-		"$rate" "$p99ms" "$errors" "$ceil" "$ceilp99" "$(awk -v r="$rate" -v c="$ceil" 'BEGIN { printf "%.2f", r / c }')" "$cpu_us" "$ceilcpu"
+	printf '%-18s %5s %6s %10.0f %8.1f %7s %10.0f %9.1f %6.2f %8s %8s %8s\n' "$name" "$conns" "$([[ $dup == 1 ]] && echo 50% || echo 0%)" \
+		"$rate" "$p99ms" "$errors" "$ceil" "$ceilp99" "$(awk -v r="$rate" -v c="$ceil" 'BEGIN { printf "%.2f", r / c }')" "$cpu_us" "$db_us" "$ceilcpu"
 }
 
-printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s %8s %8s\n' target conns copies reports/s p99-ms errors ceiling/s ceil-p99 ratio cpu-us cpu-us-0
+printf '%-18s %5s %6s %10s %8s %7s %10s %9s %6s %8s %8s %8s\n' target conns copies reports/s p99-ms errors ceiling/s ceil-p99 ratio cpu-us db-cpu-us cpu-us-0
 "$tmp/noop" -listen "127.0.0.1:$PORT_NOOP" & noop=$!; pids+=("$noop")
 wait_port "$PORT_NOOP"
 
@@ -84,4 +99,4 @@ for engine in $ENGINES; do
 	kill "$serve"; wait "$serve" 2>/dev/null || true
 done
 echo "machine: $(nproc) cores shared with other work; ratios are to the no-op ceiling measured in this run;"
-echo "cpu-us: CPU of herald serve per report (microseconds; for PostgreSQL without the server's), cpu-us-0: of the no-op per request"
+echo "cpu-us: CPU of herald serve per report (microseconds), db-cpu-us: of every PostgreSQL process, cpu-us-0: of the no-op per request"
