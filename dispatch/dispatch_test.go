@@ -726,7 +726,7 @@ func TestLaggingProcessTakenOver(t *testing.T) {
 		fs.failReleases = 1 << 30
 		fs.mu.Unlock()
 		a.mu.Lock()
-		a.delay = 700 * time.Millisecond // starved: what A holds goes out late, if at all
+		a.delay = 400 * time.Millisecond // starved: what A holds goes out late, if at all
 		a.mu.Unlock()
 		f.startWith(t, dispatch.Config{Owner: "b", LeaseTTL: lease, RecoverInterval: 20 * time.Millisecond}, s, b)
 		c := f.waitState(t, herald.CampaignCompleted)
