@@ -3,9 +3,9 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlfilter"
 )
 
 // FindRecipients pages through a campaign's recipients that match f.
@@ -13,7 +13,7 @@ func (s *Store) FindRecipients(ctx context.Context, f herald.RecipientFilter) ([
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	where, args := recipientWhere(f)
+	where, args := sqlfilter.Recipients(f)
 	what := fmt.Sprintf("recipients of campaign %d", f.CampaignID)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE `+where+` ORDER BY id LIMIT ?`,
 		append(args, f.Limit)...)
@@ -22,25 +22,6 @@ func (s *Store) FindRecipients(ctx context.Context, f herald.RecipientFilter) ([
 	}
 	out, err := scanRecipients(rows)
 	return out, translate(err, what)
-}
-
-// recipientWhere is the filter as a WHERE clause with ? placeholders.
-func recipientWhere(f herald.RecipientFilter) (string, []any) {
-	conds := []string{"campaign_id = ?", "id > ?"}
-	args := []any{f.CampaignID, f.AfterID}
-	if len(f.States) > 0 {
-		conds = append(conds, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
-		for _, st := range f.States {
-			args = append(args, string(st))
-		}
-	}
-	for _, c := range []struct{ col, v string }{{"result_code", f.Code}, {"channel", f.Channel}, {"phone", f.Phone}, {"member_id", f.MemberID}} {
-		if c.v != "" {
-			conds = append(conds, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	return strings.Join(conds, " AND "), args
 }
 
 // RecipientReports lists the reports matched to a recipient, oldest first.
