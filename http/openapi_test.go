@@ -113,7 +113,7 @@ func TestOpenAPIDescribesTheErrorShapeOnce(t *testing.T) {
 		t.Fatalf("components/schemas/Error: %v", err)
 	}
 	codes := []string{heraldhttp.CodeInvalid, heraldhttp.CodeUnauthorized, heraldhttp.CodeForbidden, heraldhttp.CodeNotFound,
-		heraldhttp.CodeConflict, heraldhttp.CodeTooLarge, heraldhttp.CodeUnsupportedMediaType, heraldhttp.CodeUnavailable,
+		heraldhttp.CodeMethodNotAllowed, heraldhttp.CodeConflict, heraldhttp.CodeTooLarge, heraldhttp.CodeUnsupportedMediaType, heraldhttp.CodeUnavailable,
 		heraldhttp.CodeInternal, heraldhttp.CodeBusy}
 	got := errSchema.Properties.Error.Properties.Code.Enum
 	sort.Strings(codes)

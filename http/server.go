@@ -259,7 +259,7 @@ func (s *Server) admin(pattern string, h http.HandlerFunc) {
 // ServeMux sets r.Pattern on the request it is given, so it is known after.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, s: s, r: r}
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern
 	if route == "" {
@@ -307,24 +307,48 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// statusWriter remembers the status code for metrics and logs.
+// statusWriter remembers the status code for metrics and logs. It also
+// gives ServeMux's own answers to a request no route matched (404, and 405
+// with its Allow header) the API's error shape instead of plain text.
 type statusWriter struct {
 	http.ResponseWriter
+	s      *Server
+	r      *http.Request
 	status int
+	muxErr bool // the mux's plain-text answer was replaced; its body is dropped
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.r.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+			w.muxErr = true
+			w.s.writeError(w.ResponseWriter, w.r, unmatched(w.r, code, w.Header().Get("Allow")))
+			return
+		}
 	}
-	w.ResponseWriter.WriteHeader(code)
+	if !w.muxErr {
+		w.ResponseWriter.WriteHeader(code)
+	}
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.muxErr {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
+}
+
+// unmatched is the error of a request that no route took: no such path, or
+// not with this method (allow lists the methods that are).
+func unmatched(r *http.Request, status int, allow string) *Error {
+	if status == http.StatusMethodNotAllowed {
+		return apiError(status, CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)
+	}
+	return apiError(status, CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 }
 
 // ReadFrom keeps io.Copy fast through the wrapper.

@@ -274,3 +274,30 @@ func TestReadyzDetails(t *testing.T) {
 		t.Fatalf("readyz body %s", r.body)
 	}
 }
+
+// TestUnmatchedRoutesUseTheErrorShape: ServeMux's own 404 and 405 come in
+// the API's error shape, the 405 with its Allow header; a 404 a route
+// itself answers is left as it is.
+func TestUnmatchedRoutesUseTheErrorShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.api.Handle("GET /v1/own404", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "own", http.StatusNotFound)
+	}))
+	r := e.do("GET", "/no/such/route", "", nil)
+	r.wantError(t, http.StatusNotFound, heraldhttp.CodeNotFound, "")
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("404 Content-Type %q, want JSON", ct)
+	}
+	r = e.do("DELETE", "/v1/campaigns", "", nil)
+	msg := r.wantError(t, http.StatusMethodNotAllowed, heraldhttp.CodeMethodNotAllowed, "").Error.Message
+	if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+		t.Errorf("405 Allow %q, want GET and POST", allow)
+	}
+	if !strings.Contains(msg, "DELETE") || !strings.Contains(msg, "POST") {
+		t.Errorf("405 message %q names neither the method nor the allowed ones", msg)
+	}
+	if r = e.do("GET", "/v1/own404", "", nil); r.status != http.StatusNotFound || string(r.body) != "own\n" {
+		t.Errorf("a route's own 404: %d %q, want it untouched", r.status, r.body)
+	}
+}
