@@ -11,6 +11,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, COALESCE(retry_of, 0), created_at, updated_at`
@@ -191,20 +192,8 @@ func scanCampaign(row scanner) (herald.Campaign, error) {
 }
 
 func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]herald.Campaign, error) {
-	rows, err := s.db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, translate(err, what)
-	}
-	defer rows.Close()
-	out := []herald.Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, translate(err, what)
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err(), what)
+	out, err := sqlrows.Collect(ctx, s.db, scanCampaign, query)
+	return out, translate(err, what)
 }
 
 // lockCampaign reads state and preparation under a row lock.
@@ -387,21 +376,9 @@ func (s *Store) AudienceMembers(ctx context.Context, campaignID int64, a herald.
 	if a.Retry != nil { // a fixed member set, stored with the campaign
 		from, filter, args = `campaign_members l JOIN members m ON m.id = l.member_id AND l.campaign_id = ?`, `1 = 1`, []any{campaignID}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.phone, m.name, m.attributes, m.status, m.updated_at FROM `+from+`
+	out, err := sqlrows.Collect(ctx, s.db, scanMember, `SELECT m.id, m.phone, m.name, m.attributes, m.status, m.updated_at FROM `+from+`
 		WHERE `+filter+` AND m.id > ? ORDER BY m.id LIMIT ?`, append(args, afterID, limit)...)
-	if err != nil {
-		return nil, translate(err, "audience members")
-	}
-	defer rows.Close()
-	out := []herald.Member{}
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, translate(err, "audience members")
-		}
-		out = append(out, m)
-	}
-	return out, translate(rows.Err(), "audience members")
+	return out, translate(err, "audience members")
 }
 
 // FallbackHistory counts past final results of a sender key's campaigns.

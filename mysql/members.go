@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // memberChunk rows go in one INSERT: 7 values each, well under the
@@ -56,7 +57,7 @@ func (s *Store) UpsertMembers(ctx context.Context, members []herald.Member) (her
 
 const memberColumns = `id, phone, name, attributes, status, updated_at`
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrows.Scanner
 
 func scanMember(row scanner) (herald.Member, error) {
 	var m herald.Member
@@ -114,20 +115,13 @@ func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, translate(err, "get members")
-		}
-		for rows.Next() {
-			m, err := scanMember(rows)
-			if err != nil {
-				rows.Close()
-				return nil, translate(err, "get members")
+		err := sqlrows.Each(ctx, s.db, func(row sqlrows.Scanner) error {
+			m, err := scanMember(row)
+			if err == nil {
+				out[m.ID] = m
 			}
-			out[m.ID] = m
-		}
-		err = rows.Err()
-		rows.Close()
+			return err
+		}, `SELECT `+memberColumns+` FROM members WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, translate(err, "get members")
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const messageColumns = `id, idempotency_key, request_hash, template_code, member_id, phone, variables, campaign_id,
@@ -120,20 +121,13 @@ func (s *Store) MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE recipient_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, translate(err, "messages of recipients")
-		}
-		for rows.Next() {
-			m, rid, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return nil, translate(err, "messages of recipients")
+		err := sqlrows.Each(ctx, s.db, func(row sqlrows.Scanner) error {
+			m, rid, err := scanMessage(row)
+			if err == nil {
+				out[rid] = m
 			}
-			out[rid] = m
-		}
-		err = rows.Err()
-		rows.Close()
+			return err
+		}, `SELECT `+messageColumns+` FROM messages WHERE recipient_id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, translate(err, "messages of recipients")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const recipientColumns = `id, campaign_id, member_id, phone, message_id, state, attempts, lease_owner, lease_until,
@@ -88,7 +89,7 @@ func (s *Store) ClaimRecipients(ctx context.Context, p herald.ClaimParams) ([]he
 		if err != nil {
 			return err
 		}
-		out, err = scanRecipients(rows)
+		out, err = sqlrows.All(rows, scanRecipient)
 		return err
 	})
 	if err != nil {
@@ -190,7 +191,7 @@ func locked(ctx context.Context, tx *sql.Tx, ids []int64, skipLocked bool, extra
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := scanRecipients(rows)
+	rs, err := sqlrows.All(rows, scanRecipient)
 	return rs, campaigns, err
 }
 
@@ -532,7 +533,7 @@ func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, aft
 	if err != nil {
 		return nil, translate(err, "accepted without report")
 	}
-	out, err := scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
 	return out, translate(err, "accepted without report")
 }
 
@@ -543,26 +544,22 @@ func (s *Store) ListRecipients(ctx context.Context, campaignID, afterID int64, l
 	if err != nil {
 		return nil, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
 	}
-	out, err := scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
 	return out, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
 }
 
-func scanRecipients(rows *sql.Rows) ([]herald.Recipient, error) {
-	defer rows.Close()
-	out := []herald.Recipient{}
-	for rows.Next() {
-		var r herald.Recipient
-		var msgID, owner, batchKey, msgKey sql.NullString
-		var leaseUntil, next, sentAt sql.NullTime
-		if err := rows.Scan(&r.ID, &r.CampaignID, &r.MemberID, &r.Phone, &msgID, &r.State, &r.Attempts, &owner,
-			&leaseUntil, &next, &r.ClaimToken, &r.Resends, &r.InDoubt, &batchKey, &sentAt, &msgKey, &r.ResultCode,
-			&r.ResultText, &r.Channel, &r.CreatedAt, &r.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("scan recipient: %w", err)
-		}
-		r.MessageID, r.LeaseOwner, r.BatchKey, r.MsgKey = msgID.String, owner.String, batchKey.String, msgKey.String
-		r.LeaseUntil, r.NextAttempt, r.SentAt = fromNull(leaseUntil), fromNull(next), fromNull(sentAt)
-		r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-		out = append(out, r)
+// scanRecipient reads one row of recipientColumns.
+func scanRecipient(row scanner) (herald.Recipient, error) {
+	var r herald.Recipient
+	var msgID, owner, batchKey, msgKey sql.NullString
+	var leaseUntil, next, sentAt sql.NullTime
+	if err := row.Scan(&r.ID, &r.CampaignID, &r.MemberID, &r.Phone, &msgID, &r.State, &r.Attempts, &owner,
+		&leaseUntil, &next, &r.ClaimToken, &r.Resends, &r.InDoubt, &batchKey, &sentAt, &msgKey, &r.ResultCode,
+		&r.ResultText, &r.Channel, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return herald.Recipient{}, fmt.Errorf("scan recipient: %w", err)
 	}
-	return out, rows.Err()
+	r.MessageID, r.LeaseOwner, r.BatchKey, r.MsgKey = msgID.String, owner.String, batchKey.String, msgKey.String
+	r.LeaseUntil, r.NextAttempt, r.SentAt = fromNull(leaseUntil), fromNull(next), fromNull(sentAt)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // matchRecipient finds the recipient of the report aliased rep: by
@@ -369,20 +370,26 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 // ReportsByMsgKey lists the stored reports of one msgKey in arrival order,
 // with their raw bodies, for audit. MsgType and SendTime are only in Raw.
 func (s *Store) ReportsByMsgKey(ctx context.Context, msgKey string) ([]herald.Report, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT msg_key, ref, service_type, report_type, report_code, report_text,
-			report_time, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
-	if err != nil {
-		return nil, translate(err, "reports")
-	}
-	defer rows.Close()
-	out := []herald.Report{}
-	for rows.Next() {
+	out, err := sqlrows.Collect(ctx, s.db, scanReport(true),
+		`SELECT `+reportColumns+`, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
+	return out, translate(err, "reports")
+}
+
+// reportColumns are a stored report's fields, as scanReport reads them.
+const reportColumns = `msg_key, ref, service_type, report_type, report_code, report_text, report_time`
+
+// scanReport reads reportColumns, and after them the raw body when raw.
+func scanReport(raw bool) func(scanner) (herald.Report, error) {
+	return func(row scanner) (herald.Report, error) {
 		var r herald.Report
-		if err := rows.Scan(&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &r.ReportTime, &r.Raw); err != nil {
-			return nil, translate(err, "reports")
+		dest := []any{&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &r.ReportTime}
+		if raw {
+			dest = append(dest, &r.Raw)
+		}
+		if err := row.Scan(dest...); err != nil {
+			return herald.Report{}, fmt.Errorf("scan report: %w", err)
 		}
 		r.ReportTime = r.ReportTime.UTC()
-		out = append(out, r)
+		return r, nil
 	}
-	return out, translate(rows.Err(), "reports")
 }

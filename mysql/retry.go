@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // retryMembers fixes the audience of a follow-up (first ?) from the rows
@@ -90,20 +91,11 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 
 // CampaignFailures counts FAILED and UNKNOWN rows per state and code.
 func (s *Store) CampaignFailures(ctx context.Context, campaignID int64) ([]herald.FailureCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, result_code, COUNT(*) FROM recipients
+	out, err := sqlrows.Collect(ctx, s.db, func(row sqlrows.Scanner) (herald.FailureCount, error) {
+		var f herald.FailureCount
+		return f, row.Scan(&f.State, &f.Code, &f.Count)
+	}, `SELECT state, result_code, COUNT(*) FROM recipients
 		WHERE campaign_id = ? AND state IN ('FAILED', 'UNKNOWN')
 		GROUP BY state, result_code ORDER BY COUNT(*) DESC, state, result_code`, campaignID)
-	if err != nil {
-		return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
-	}
-	defer rows.Close()
-	out := []herald.FailureCount{}
-	for rows.Next() {
-		var f herald.FailureCount
-		if err := rows.Scan(&f.State, &f.Code, &f.Count); err != nil {
-			return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
-		}
-		out = append(out, f)
-	}
-	return out, translate(rows.Err(), fmt.Sprintf("failures of campaign %d", campaignID))
+	return out, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
 }

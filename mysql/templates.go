@@ -8,6 +8,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const templateColumns = `code, sender_key, text, title, buttons, status, created_at, provider_status, provider_hash, synced_at`
@@ -68,20 +69,8 @@ func (s *Store) GetTemplate(ctx context.Context, code string) (herald.Template, 
 
 // ListTemplates lists all templates by code.
 func (s *Store) ListTemplates(ctx context.Context) ([]herald.Template, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
-	if err != nil {
-		return nil, translate(err, "list templates")
-	}
-	defer rows.Close()
-	out := []herald.Template{}
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, translate(err, "list templates")
-		}
-		out = append(out, t)
-	}
-	return out, translate(rows.Err(), "list templates")
+	out, err := sqlrows.Collect(ctx, s.db, scanTemplate, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
+	return out, translate(err, "list templates")
 }
 
 func scanTemplate(row scanner) (herald.Template, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const campaignColumns = `id, name, template_code, audience, variables, start_at, tps, send_window, state, reason, created_by, approved_by, kind, COALESCE(retry_of, 0), created_at, updated_at`
@@ -222,27 +223,9 @@ func (s *Store) ApproveCampaign(ctx context.Context, id int64, approvedBy string
 // AudienceMembers pages through the members an audience selects, any status.
 func (s *Store) AudienceMembers(ctx context.Context, campaignID int64, a herald.Audience, afterID string, limit int) ([]herald.Member, error) {
 	filter, args := audienceFilter(campaignID, a)
-	rows, err := s.r.QueryContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members
+	out, err := sqlrows.Collect(ctx, s.r, scanMember, `SELECT `+memberColumns+` FROM members
 		WHERE id > ? AND `+filter+` ORDER BY id LIMIT ?`, append(append([]any{afterID}, args...), limit)...)
-	if err != nil {
-		return nil, translate(err, "audience members")
-	}
-	defer rows.Close()
-	out := []herald.Member{}
-	for rows.Next() {
-		var m herald.Member
-		var attrs string
-		var updated int64
-		if err := rows.Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated); err != nil {
-			return nil, translate(err, "audience members")
-		}
-		if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
-			return nil, fmt.Errorf("member %q attributes: %w", m.ID, err)
-		}
-		m.UpdatedAt = time.UnixMilli(updated).UTC()
-		out = append(out, m)
-	}
-	return out, translate(rows.Err(), "audience members")
+	return out, translate(err, "audience members")
 }
 
 // FallbackHistory counts past final results of a sender key's campaigns.
@@ -333,20 +316,8 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]herald.Campaign, error)
 }
 
 func (s *Store) queryCampaigns(ctx context.Context, what, query string) ([]herald.Campaign, error) {
-	rows, err := s.r.QueryContext(ctx, query)
-	if err != nil {
-		return nil, translate(err, what)
-	}
-	defer rows.Close()
-	out := []herald.Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err(), what)
+	out, err := sqlrows.Collect(ctx, s.r, scanCampaign, query)
+	return out, translate(err, what)
 }
 
 // CompleteCampaign completes a running campaign with nothing left to send.

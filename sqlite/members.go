@@ -8,6 +8,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const upsertMember = `
@@ -58,16 +59,21 @@ type queryer interface {
 }
 
 func (s *Store) getMember(ctx context.Context, q queryer, id string) (herald.Member, error) {
+	m, err := scanMember(q.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE id = ?`, id))
+	return m, translate(err, fmt.Sprintf("member %q", id))
+}
+
+const memberColumns = `id, phone, name, attributes, status, updated_at`
+
+func scanMember(row scanner) (herald.Member, error) {
 	var m herald.Member
 	var attrs string
 	var updated int64
-	err := q.QueryRowContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members WHERE id = ?`, id).
-		Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated)
-	if err != nil {
-		return herald.Member{}, translate(err, fmt.Sprintf("member %q", id))
+	if err := row.Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated); err != nil {
+		return herald.Member{}, err
 	}
 	if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
-		return herald.Member{}, fmt.Errorf("member %q attributes: %w", id, err)
+		return herald.Member{}, fmt.Errorf("member %q attributes: %w", m.ID, err)
 	}
 	m.UpdatedAt = time.UnixMilli(updated).UTC()
 	return m, nil
@@ -101,27 +107,18 @@ func nonNil(m map[string]string) map[string]string {
 // GetMembers reads many members with one query.
 func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald.Member, error) {
 	list, _ := json.Marshal(ids)
-	rows, err := s.r.QueryContext(ctx, `SELECT id, phone, name, attributes, status, updated_at FROM members
-		WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	out := make(map[string]herald.Member, len(ids))
+	err := sqlrows.Each(ctx, s.r, func(row sqlrows.Scanner) error {
+		m, err := scanMember(row)
+		if err == nil {
+			out[m.ID] = m
+		}
+		return err
+	}, `SELECT `+memberColumns+` FROM members WHERE id IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
 		return nil, translate(err, "get members")
 	}
-	defer rows.Close()
-	out := make(map[string]herald.Member, len(ids))
-	for rows.Next() {
-		var m herald.Member
-		var attrs string
-		var updated int64
-		if err := rows.Scan(&m.ID, &m.Phone, &m.Name, &attrs, &m.Status, &updated); err != nil {
-			return nil, translate(err, "get members")
-		}
-		if err := json.Unmarshal([]byte(attrs), &m.Attributes); err != nil {
-			return nil, fmt.Errorf("member %q attributes: %w", m.ID, err)
-		}
-		m.UpdatedAt = time.UnixMilli(updated).UTC()
-		out[m.ID] = m
-	}
-	return out, translate(rows.Err(), "get members")
+	return out, nil
 }
 
 // HasMemberAttribute reports whether any member has the attribute, so that a

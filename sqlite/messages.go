@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const messageColumns = `id, idempotency_key, request_hash, template_code, member_id, phone, variables, campaign_id,
@@ -94,21 +95,18 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (herald.Message, error
 // MessagesOf reads the messages of outbox rows.
 func (s *Store) MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64]herald.Message, error) {
 	ids, _ := json.Marshal(recipientIDs)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE recipient_id IN (SELECT value FROM json_each(?))`, string(ids))
+	out := make(map[int64]herald.Message, len(recipientIDs))
+	err := sqlrows.Each(ctx, s.r, func(row sqlrows.Scanner) error {
+		m, rid, err := scanMessage(row)
+		if err == nil {
+			out[rid] = m
+		}
+		return err
+	}, `SELECT `+messageColumns+` FROM messages WHERE recipient_id IN (SELECT value FROM json_each(?))`, string(ids))
 	if err != nil {
 		return nil, translate(err, "messages of recipients")
 	}
-	defer rows.Close()
-	out := make(map[int64]herald.Message, len(recipientIDs))
-	for rows.Next() {
-		m, rid, err := scanMessage(rows)
-		if err != nil {
-			return nil, translate(err, "messages of recipients")
-		}
-		out[rid] = m
-	}
-	return out, translate(rows.Err(), "messages of recipients")
+	return out, nil
 }
 
 func scanMessage(row scanner) (herald.Message, int64, error) {

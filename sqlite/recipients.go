@@ -10,6 +10,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 const recipientColumns = `id, campaign_id, member_id, phone, message_id, state, attempts, lease_owner, lease_until,
@@ -41,7 +42,7 @@ func (s *Store) ClaimRecipients(ctx context.Context, p herald.ClaimParams) ([]he
 	if err != nil {
 		return nil, translate(err, "claim recipients")
 	}
-	out, err := scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +330,8 @@ func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, aft
 	if err != nil {
 		return nil, translate(err, "accepted without report")
 	}
-	return scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
+	return out, translate(err, "accepted without report")
 }
 
 // ExpireAccepted settles accepted rows whose report can no longer come.
@@ -352,26 +354,23 @@ func (s *Store) ListRecipients(ctx context.Context, campaignID, afterID int64, l
 	if err != nil {
 		return nil, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
 	}
-	return scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
+	return out, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
 }
 
-func scanRecipients(rows *sql.Rows) ([]herald.Recipient, error) {
-	defer rows.Close()
-	out := []herald.Recipient{}
-	for rows.Next() {
-		var r herald.Recipient
-		var msgID, owner, batchKey, msgKey sql.NullString
-		var leaseUntil, next, sentAt sql.NullInt64
-		var created, updated int64
-		if err := rows.Scan(&r.ID, &r.CampaignID, &r.MemberID, &r.Phone, &msgID, &r.State, &r.Attempts, &owner,
-			&leaseUntil, &next, &r.ClaimToken, &r.Resends, &r.InDoubt, &batchKey, &sentAt, &msgKey,
-			&r.ResultCode, &r.ResultText, &r.Channel, &created, &updated); err != nil {
-			return nil, fmt.Errorf("scan recipient: %w", err)
-		}
-		r.MessageID, r.LeaseOwner, r.BatchKey, r.MsgKey = msgID.String, owner.String, batchKey.String, msgKey.String
-		r.LeaseUntil, r.NextAttempt, r.SentAt = fromMs(leaseUntil), fromMs(next), fromMs(sentAt)
-		r.CreatedAt, r.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-		out = append(out, r)
+// scanRecipient reads one row of recipientColumns.
+func scanRecipient(row scanner) (herald.Recipient, error) {
+	var r herald.Recipient
+	var msgID, owner, batchKey, msgKey sql.NullString
+	var leaseUntil, next, sentAt sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.CampaignID, &r.MemberID, &r.Phone, &msgID, &r.State, &r.Attempts, &owner,
+		&leaseUntil, &next, &r.ClaimToken, &r.Resends, &r.InDoubt, &batchKey, &sentAt, &msgKey,
+		&r.ResultCode, &r.ResultText, &r.Channel, &created, &updated); err != nil {
+		return herald.Recipient{}, fmt.Errorf("scan recipient: %w", err)
 	}
-	return out, translate(rows.Err(), "scan recipients")
+	r.MessageID, r.LeaseOwner, r.BatchKey, r.MsgKey = msgID.String, owner.String, batchKey.String, msgKey.String
+	r.LeaseUntil, r.NextAttempt, r.SentAt = fromMs(leaseUntil), fromMs(next), fromMs(sentAt)
+	r.CreatedAt, r.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	return r, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // matchRecipient finds a report's recipient: by herald's message id (the
@@ -307,21 +308,27 @@ func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pe
 // ReportsByMsgKey lists the stored reports of one msgKey in arrival order,
 // with their raw bodies, for audit. MsgType and SendTime are only in Raw.
 func (s *Store) ReportsByMsgKey(ctx context.Context, msgKey string) ([]herald.Report, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT msg_key, ref, service_type, report_type, report_code, report_text,
-			report_time, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
-	if err != nil {
-		return nil, translate(err, "reports")
-	}
-	defer rows.Close()
-	out := []herald.Report{}
-	for rows.Next() {
+	out, err := sqlrows.Collect(ctx, s.r, scanReport(true),
+		`SELECT `+reportColumns+`, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
+	return out, translate(err, "reports")
+}
+
+// reportColumns are a stored report's fields, as scanReport reads them.
+const reportColumns = `msg_key, ref, service_type, report_type, report_code, report_text, report_time`
+
+// scanReport reads reportColumns, and after them the raw body when raw.
+func scanReport(raw bool) func(scanner) (herald.Report, error) {
+	return func(row scanner) (herald.Report, error) {
 		var r herald.Report
 		var at int64
-		if err := rows.Scan(&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &at, &r.Raw); err != nil {
-			return nil, fmt.Errorf("scan report: %w", err)
+		dest := []any{&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &at}
+		if raw {
+			dest = append(dest, &r.Raw)
+		}
+		if err := row.Scan(dest...); err != nil {
+			return herald.Report{}, fmt.Errorf("scan report: %w", err)
 		}
 		r.ReportTime = time.UnixMilli(at).UTC()
-		out = append(out, r)
+		return r, nil
 	}
-	return out, translate(rows.Err(), "reports")
 }

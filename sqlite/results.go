@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/sqlfilter"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // FindRecipients pages through a campaign's recipients that match f.
@@ -21,28 +21,15 @@ func (s *Store) FindRecipients(ctx context.Context, f herald.RecipientFilter) ([
 	if err != nil {
 		return nil, translate(err, what)
 	}
-	return scanRecipients(rows)
+	out, err := sqlrows.All(rows, scanRecipient)
+	return out, translate(err, what)
 }
 
 // RecipientReports lists the reports matched to a recipient, oldest first.
 func (s *Store) RecipientReports(ctx context.Context, recipientID int64) ([]herald.Report, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT msg_key, ref, service_type, report_type, report_code, report_text,
-			report_time FROM reports WHERE recipient_id = ? ORDER BY id`, recipientID)
-	if err != nil {
-		return nil, translate(err, "reports of a recipient")
-	}
-	defer rows.Close()
-	out := []herald.Report{}
-	for rows.Next() {
-		var r herald.Report
-		var at int64
-		if err := rows.Scan(&r.MsgKey, &r.Ref, &r.ServiceType, &r.ReportType, &r.Code, &r.Text, &at); err != nil {
-			return nil, fmt.Errorf("scan report: %w", err)
-		}
-		r.ReportTime = time.UnixMilli(at).UTC()
-		out = append(out, r)
-	}
-	return out, translate(rows.Err(), "reports of a recipient")
+	out, err := sqlrows.Collect(ctx, s.r, scanReport(false),
+		`SELECT `+reportColumns+` FROM reports WHERE recipient_id = ? ORDER BY id`, recipientID)
+	return out, translate(err, "reports of a recipient")
 }
 
 // GetRecipient reads one recipient of a campaign.
@@ -52,7 +39,7 @@ func (s *Store) GetRecipient(ctx context.Context, campaignID, id int64) (herald.
 	if err != nil {
 		return herald.Recipient{}, translate(err, what)
 	}
-	rs, err := scanRecipients(rows)
+	rs, err := sqlrows.All(rows, scanRecipient)
 	if err != nil {
 		return herald.Recipient{}, translate(err, what)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // retryMembers fixes the audience of a follow-up (first ?) from the rows
@@ -89,20 +90,11 @@ func placeholders(n int) string {
 
 // CampaignFailures counts FAILED and UNKNOWN rows per state and code.
 func (s *Store) CampaignFailures(ctx context.Context, campaignID int64) ([]herald.FailureCount, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT state, result_code, count(*) FROM recipients
+	out, err := sqlrows.Collect(ctx, s.r, func(row sqlrows.Scanner) (herald.FailureCount, error) {
+		var f herald.FailureCount
+		return f, row.Scan(&f.State, &f.Code, &f.Count)
+	}, `SELECT state, result_code, count(*) FROM recipients
 		WHERE campaign_id = ? AND state IN ('FAILED', 'UNKNOWN')
 		GROUP BY state, result_code ORDER BY count(*) DESC, state, result_code`, campaignID)
-	if err != nil {
-		return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
-	}
-	defer rows.Close()
-	out := []herald.FailureCount{}
-	for rows.Next() {
-		var f herald.FailureCount
-		if err := rows.Scan(&f.State, &f.Code, &f.Count); err != nil {
-			return nil, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
-		}
-		out = append(out, f)
-	}
-	return out, translate(rows.Err(), fmt.Sprintf("failures of campaign %d", campaignID))
+	return out, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // CreateTemplate stores a template; the code must be new.
@@ -61,23 +62,11 @@ func (s *Store) GetTemplate(ctx context.Context, code string) (herald.Template, 
 
 // ListTemplates lists all templates by code.
 func (s *Store) ListTemplates(ctx context.Context) ([]herald.Template, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
-	if err != nil {
-		return nil, translate(err, "list templates")
-	}
-	defer rows.Close()
-	out := []herald.Template{}
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, translate(rows.Err(), "list templates")
+	out, err := sqlrows.Collect(ctx, s.r, scanTemplate, `SELECT `+templateColumns+` FROM templates ORDER BY code`)
+	return out, translate(err, "list templates")
 }
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrows.Scanner
 
 func scanTemplate(row scanner) (herald.Template, error) {
 	var t herald.Template

@@ -1,0 +1,62 @@
+// Package sqlrows reads query results for the stores built on database/sql
+// (SQLite and MySQL/MariaDB): the loop over the rows, their closing and
+// their final error are written once here; how a row becomes a value stays
+// with each store, whose time columns differ.
+package sqlrows
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Querier is a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Scanner is one row: *sql.Row or *sql.Rows.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// Collect runs query and makes a T of every row with scan, in order (All).
+func Collect[T any](ctx context.Context, db Querier, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return All(rows, scan)
+}
+
+// All makes a T of every row with scan, in order, and closes rows. No row
+// gives an empty slice, not nil (the API answers [] rather than null).
+func All[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Each runs query and calls fn with every row, stopping at the first error.
+func Each(ctx context.Context, db Querier, fn func(Scanner) error, query string, args ...any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
