@@ -37,6 +37,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlresults"
 )
 
 //go:embed migrations/*.sql
@@ -46,6 +47,8 @@ var migrations embed.FS
 type Store struct {
 	db       *sql.DB
 	instance string // InstanceID, read once at Open
+
+	sqlresults.Reader // FindRecipients, GetRecipient, RecipientReports
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -80,7 +83,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	s := &Store{db: db}
+	s := &Store{db: db, Reader: resultsReader(db)}
 	if s.instance, err = s.instanceID(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -343,4 +346,10 @@ func valuesTable(cols []string, rows int) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// resultsReader reads results on db with this store's scanners.
+func resultsReader(db *sql.DB) sqlresults.Reader {
+	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
+		ReportColumns: reportColumns, ScanReport: scanReport(false), Translate: translate}
 }

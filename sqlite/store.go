@@ -22,6 +22,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/filelock"
+	"github.com/heraldhq/herald/internal/sqlresults"
 )
 
 //go:embed migrations/*.sql
@@ -36,6 +37,8 @@ type Store struct {
 	instanceID string // meta.instance_id, read once at Open
 
 	stmts prepared // the writer's hot statements, parsed once
+
+	sqlresults.Reader // FindRecipients, GetRecipient, RecipientReports, on the readers
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -58,7 +61,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s := &Store{w: w, r: r, path: path}
+	s := &Store{w: w, r: r, path: path, Reader: resultsReader(r)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -245,4 +248,10 @@ func mustSub(f fs.FS, dir string) fs.FS {
 		panic(err) // the directory is embedded at build time
 	}
 	return sub
+}
+
+// resultsReader reads results on db with this store's scanners.
+func resultsReader(db *sql.DB) sqlresults.Reader {
+	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
+		ReportColumns: reportColumns, ScanReport: scanReport(false), Translate: translate}
 }

@@ -1,4 +1,4 @@
-package sqlfilter
+package sqlresults
 
 import (
 	"reflect"

@@ -1,7 +1,4 @@
-// Package sqlfilter turns herald's recipient filter into a WHERE clause for
-// the stores whose placeholders are ? (SQLite and MySQL/MariaDB; PostgreSQL
-// numbers its own and matches states with ANY).
-package sqlfilter
+package sqlresults
 
 import (
 	"strings"
