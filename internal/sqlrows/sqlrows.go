@@ -31,16 +31,15 @@ func Collect[T any](ctx context.Context, db Querier, scan func(Scanner) (T, erro
 // All makes a T of every row with scan, in order, and closes rows. No row
 // gives an empty slice, not nil (the API answers [] rather than null).
 func All[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
 	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
+	err := each(rows, func(row Scanner) error {
+		v, err := scan(row)
+		if err == nil {
+			out = append(out, v)
 		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -52,6 +51,12 @@ func Each(ctx context.Context, db Querier, fn func(Scanner) error, query string,
 	if err != nil {
 		return err
 	}
+	return each(rows, fn)
+}
+
+// each is the one loop over rows: fn with every row, then the rows' own
+// error; rows are closed however it ends.
+func each(rows *sql.Rows, fn func(Scanner) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		if err := fn(rows); err != nil {
