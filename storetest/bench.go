@@ -17,7 +17,7 @@ import (
 // serverCPU, when not nil, reads the CPU time the database server has spent
 // on the store's connection; it is reported per report as server-cpu-ns.
 func BenchApplyReports(b *testing.B, store herald.Store, serverCPU func() time.Duration) {
-	for _, size := range []int{37, 100, 500} {
+	for _, size := range []int{1, 37, 100, 500} {
 		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
 			at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
 			batch := make([]herald.Report, size)
