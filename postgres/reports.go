@@ -100,8 +100,8 @@ func rankSQL(col string) string {
 // its (implicit) transaction only. In auto mode PostgreSQL keeps planning a
 // batch of one or two reports anew each time, because a custom plan for so
 // few rows looks cheaper than the generic one; but planning this statement
-// costs more than running it: 620-690 µs of server CPU for a batch of one
-// report against 230-260 on the generic plan (README, BenchmarkApplyReports
+// costs more than running it: 670-760 µs of server CPU for a batch of one
+// report against 260-300 on the generic plan (README, BenchmarkApplyReports
 // batch=1). That is the webhook at the send rate, where batches are small.
 // From eight reports on, auto mode settles on the generic plan by itself
 // after five custom ones (six and fewer: a custom plan every time, measured
