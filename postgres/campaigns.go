@@ -16,8 +16,8 @@ const campaignColumns = `id, name, template_code, audience, variables, start_at,
 func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.Campaign, error) {
 	err := s.pool.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, created_at, updated_at,
 			send_window, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id`,
-		c.Name, c.TemplateCode, c.Audience, nonNil(c.Variables), c.StartAt, c.TPS, string(c.State), c.CreatedAt,
+		VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $8, $9, $10) RETURNING id`,
+		c.Name, c.TemplateCode, jsonb(c.Audience), jsonb(nonNil(c.Variables)), c.StartAt, c.TPS, string(c.State), c.CreatedAt,
 		c.SendWindow, c.CreatedBy).Scan(&c.ID)
 	if err != nil {
 		return herald.Campaign{}, translate(err, "create campaign")
@@ -233,7 +233,7 @@ func (s *Store) AudienceMembers(ctx context.Context, campaignID int64, a herald.
 		  AND ($2::boolean OR attributes @> $3::jsonb)
 		  AND ($4::text[] IS NULL OR id = ANY($4::text[]))
 		  AND (NOT $6::boolean OR id IN (SELECT member_id FROM campaign_members WHERE campaign_id = $7))
-		ORDER BY id LIMIT $5`, afterID, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs, limit,
+		ORDER BY id LIMIT $5`, afterID, a.All || len(a.Attributes) == 0, jsonb(nonNil(a.Attributes)), a.MemberIDs, limit,
 		a.Retry != nil, campaignID)
 	if err != nil {
 		return nil, translate(err, "audience members")
@@ -292,7 +292,7 @@ func (s *Store) PrepareRecipients(ctx context.Context, campaignID int64, owner s
 			  AND ($5::text[] IS NULL OR id = ANY($5::text[]))
 			  AND (NOT $6::boolean OR id IN (SELECT member_id FROM campaign_members WHERE campaign_id = $1))
 			ORDER BY id`,
-			campaignID, now, a.All || len(a.Attributes) == 0, nonNil(a.Attributes), a.MemberIDs, a.Retry != nil)
+			campaignID, now, a.All || len(a.Attributes) == 0, jsonb(nonNil(a.Attributes)), a.MemberIDs, a.Retry != nil)
 		if err != nil {
 			return err
 		}

@@ -70,6 +70,16 @@ func scanMember(row pgx.Row) (herald.Member, error) {
 	return m, err
 }
 
+// jsonb is v as JSON text, for a parameter the SQL casts to jsonb: then
+// no part of the encoding depends on the parameter types the server
+// describes, which the simple protocol (default_query_exec_mode
+// simple_protocol or exec, as behind a pooler in transaction mode) never
+// asks for.
+func jsonb(v any) string {
+	b, _ := json.Marshal(v) // maps of strings and plain structs: it cannot fail
+	return string(b)
+}
+
 func nonNil(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}

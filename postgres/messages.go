@@ -56,15 +56,15 @@ func (s *Store) createMessage(ctx context.Context, m herald.Message, at time.Tim
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = tx.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, kind,
 					prepared_at, created_at, updated_at)
-				VALUES ($1, $2, $3, '{}', $4, $5, 'running', 'messages', $4, $4, $4) RETURNING id`,
-				"one-off messages "+m.TemplateCode, m.TemplateCode, herald.Audience{MemberIDs: []string{"~messages"}}, at, herald.MaxTPS).Scan(&cid)
+				VALUES ($1, $2, $3::jsonb, '{}', $4, $5, 'running', 'messages', $4, $4, $4) RETURNING id`,
+				"one-off messages "+m.TemplateCode, m.TemplateCode, jsonb(herald.Audience{MemberIDs: []string{"~messages"}}), at, herald.MaxTPS).Scan(&cid)
 		}
 		if err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO messages (idempotency_key, request_hash, template_code, member_id, phone,
-				variables, campaign_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-			m.IdempotencyKey, m.RequestHash, m.TemplateCode, m.MemberID, m.Phone, nonNil(m.Variables), cid, m.CreatedBy, at).Scan(&id); err != nil {
+				variables, campaign_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) RETURNING id`,
+			m.IdempotencyKey, m.RequestHash, m.TemplateCode, m.MemberID, m.Phone, jsonb(nonNil(m.Variables)), cid, m.CreatedBy, at).Scan(&id); err != nil {
 			return err
 		}
 		var rid int64

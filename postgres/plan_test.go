@@ -17,7 +17,7 @@ import (
 // whole statement for each report.
 func TestApplyReportsPlannedOnce(t *testing.T) {
 	t.Parallel()
-	s, err := Open(t.Context(), pgtest.URL(t)+"&pool_max_conns=1") // one session: its prepared statements are ours
+	s, err := Open(t.Context(), pgtest.URL(t)+"&pool_max_conns=1&default_query_exec_mode=cache_statement") // one session, its statements prepared
 	if err != nil {
 		t.Fatal(err)
 	}

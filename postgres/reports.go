@@ -216,11 +216,11 @@ func matchPending(ctx context.Context, tx pgx.Tx, now time.Time, limit int) (int
 	rows, err := tx.Query(ctx, `WITH due AS (
 			SELECT rep.id, CASE WHEN NOT `+contradicts+` THEN `+matchRecipient+` END AS recipient_id,
 				`+contradicts+` AS held
-			FROM reports rep WHERE rep.next_match_at <= $1
+			FROM reports rep WHERE rep.next_match_at <= $1::timestamptz
 			ORDER BY rep.next_match_at LIMIT $2 FOR UPDATE OF rep SKIP LOCKED)
 		UPDATE reports rep SET recipient_id = due.recipient_id,
 			next_match_at = CASE WHEN due.recipient_id IS NULL AND NOT due.held
-				THEN $1 + LEAST(GREATEST($1 - rep.received_at, $3::interval), $4::interval) END
+				THEN $1::timestamptz + LEAST(GREATEST($1::timestamptz - rep.received_at, $3::interval), $4::interval) END
 		FROM due WHERE rep.id = due.id
 		RETURNING rep.id, rep.recipient_id, rep.msg_key, rep.ref, rep.service_type, rep.report_code, rep.report_text`,
 		now, limit, minMatchDelay, maxMatchDelay)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -50,8 +49,8 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO campaigns (name, template_code, audience, variables, start_at, tps, state, retry_of, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
-			c.Name, c.TemplateCode, c.Audience, nonNil(c.Variables), c.StartAt, c.TPS, string(c.State), c.RetryOf, c.CreatedAt).Scan(&c.ID); err != nil {
+			VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $9) RETURNING id`,
+			c.Name, c.TemplateCode, jsonb(c.Audience), jsonb(nonNil(c.Variables)), c.StartAt, c.TPS, string(c.State), c.RetryOf, c.CreatedAt).Scan(&c.ID); err != nil {
 			return err
 		}
 		states := make([]string, len(ra.States))
@@ -66,11 +65,7 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 			return herald.Conflict("campaign %d has no recipient left to retry in %v with codes %v", ra.Campaign, ra.States, ra.Codes)
 		}
 		ra.Members = int(tag.RowsAffected())
-		audience, err := json.Marshal(c.Audience)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE campaigns SET audience = $1 WHERE id = $2`, audience, c.ID)
+		_, err = tx.Exec(ctx, `UPDATE campaigns SET audience = $1::jsonb WHERE id = $2`, jsonb(c.Audience), c.ID)
 		return err
 	})
 	if err != nil {

@@ -15,29 +15,21 @@ const templateColumns = `code, sender_key, text, title, buttons, status, created
 // CreateTemplate stores a template; the code must be new.
 func (s *Store) CreateTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
 	t.ProviderStatus, t.ProviderHash, t.SyncedAt = "", "", time.Time{} // registered by hand: never synced
-	buttons := t.Buttons
-	if buttons == nil {
-		buttons = []herald.Button{}
-	}
 	got, err := scanTemplate(s.pool.QueryRow(ctx, `INSERT INTO templates (`+templateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+templateColumns,
-		t.Code, t.SenderKey, t.Text, t.Title, buttons, string(t.Status), t.CreatedAt, t.ProviderStatus, t.ProviderHash, nullTime(t.SyncedAt)))
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10) RETURNING `+templateColumns,
+		t.Code, t.SenderKey, t.Text, t.Title, buttonsJSON(t.Buttons), string(t.Status), t.CreatedAt, t.ProviderStatus, t.ProviderHash, nullTime(t.SyncedAt)))
 	return got, translate(err, fmt.Sprintf("template %q", t.Code))
 }
 
 // SaveTemplate inserts or replaces a template, keeping created_at.
 func (s *Store) SaveTemplate(ctx context.Context, t herald.Template) (herald.Template, error) {
-	buttons := t.Buttons
-	if buttons == nil {
-		buttons = []herald.Button{}
-	}
 	got, err := scanTemplate(s.pool.QueryRow(ctx, `INSERT INTO templates (`+templateColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
 		ON CONFLICT (code) DO UPDATE SET sender_key = EXCLUDED.sender_key, text = EXCLUDED.text, title = EXCLUDED.title,
 			buttons = EXCLUDED.buttons, status = EXCLUDED.status, provider_status = EXCLUDED.provider_status,
 			provider_hash = EXCLUDED.provider_hash, synced_at = EXCLUDED.synced_at
 		RETURNING `+templateColumns,
-		t.Code, t.SenderKey, t.Text, t.Title, buttons, string(t.Status), t.CreatedAt, t.ProviderStatus, t.ProviderHash, nullTime(t.SyncedAt)))
+		t.Code, t.SenderKey, t.Text, t.Title, buttonsJSON(t.Buttons), string(t.Status), t.CreatedAt, t.ProviderStatus, t.ProviderHash, nullTime(t.SyncedAt)))
 	return got, translate(err, fmt.Sprintf("template %q", t.Code))
 }
 
@@ -72,4 +64,12 @@ func scanTemplate(row pgx.Row) (herald.Template, error) {
 		t.SyncedAt = synced.UTC()
 	}
 	return t, err
+}
+
+// buttonsJSON stores no buttons as [] rather than null.
+func buttonsJSON(b []herald.Button) string {
+	if b == nil {
+		b = []herald.Button{}
+	}
+	return jsonb(b)
 }
