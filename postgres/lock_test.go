@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/heraldhq/herald/internal/pgtest"
@@ -24,26 +23,27 @@ func TestMigrationLockPerSchema(t *testing.T) {
 	a, b := pgtest.URL(t), pgtest.URL(t)
 	ctx := t.Context()
 
-	cfg, err := pgx.ParseConfig(a)
+	holder, err := pgx.Connect(ctx, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	id, err := migrationLockID(ctx, db)
+	defer holder.Close(context.Background())
+	tx, err := holder.Begin(ctx)
 	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := migrationLockID(ctx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if id == lock.DefaultLockID {
 		t.Fatal("migration lock id is goose's default")
 	}
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
 	for _, k := range []int64{id, lock.DefaultLockID} {
-		if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, k); err != nil {
+		if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock($1)`, k); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestMigrationLockPerSchema(t *testing.T) {
 	}
 
 	// Released, it migrates.
-	if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(ctx, a)

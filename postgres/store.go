@@ -5,7 +5,6 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	herald "github.com/heraldhq/herald"
 )
@@ -67,37 +65,45 @@ func redact(err error) string {
 	return err.Error()
 }
 
-// migrate applies the migrations under a session-level advisory lock, so
-// that processes starting together on an empty database do not run them
-// twice (which failed with 23505 on goose's version table and on the
-// tables themselves).
+// migrate applies the migrations under an advisory lock, so that
+// processes starting together on an empty database do not run them twice
+// (which failed with 23505 on goose's version table and on the tables
+// themselves).
 //
-// It runs on connections of its own, closed when it returns, not on the
-// store's pool: a session lock lives as long as its connection, so one
-// that goose could not release must not stay behind in a pooled
-// connection, blocking every later migration of the database.
+// The lock is transaction-level, held by a transaction on a connection of
+// its own while goose runs on others, all closed when it returns. Unlike a
+// session lock it cannot outlive its holder (a crash ends the connection,
+// the transaction and the lock, and no pooled connection keeps it), and it
+// holds through a connection pooler in transaction mode, which gives a
+// transaction one server connection from BEGIN to COMMIT and a session
+// none.
 func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
-	db := stdlib.OpenDB(*cc.Copy())
-	defer db.Close()
-	id, err := migrationLockID(ctx, db)
+	holder, err := pgx.ConnectConfig(ctx, cc.Copy())
 	if err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
 	}
-	locker, err := lock.NewPostgresSessionLocker(
-		lock.WithLockID(id),
-		// goose polls with pg_try_advisory_lock: as often as it allows
-		// (every second), for up to 5 minutes.
-		lock.WithLockTimeout(1, 300),
-		lock.WithUnlockTimeout(1, 30),
-	)
+	defer holder.Close(context.Background())
+	tx, err := holder.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return fmt.Errorf("migrate postgres: %w", err)
 	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // the lock goes with the transaction either way
+	id, err := migrationLockID(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	wait, cancel := context.WithTimeout(ctx, migrationLockWait)
+	defer cancel()
+	if _, err := tx.Exec(wait, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
+		return fmt.Errorf("migrate postgres: wait for the migration lock (another process migrating?): %w", err)
+	}
+	db := stdlib.OpenDB(*cc.Copy())
+	defer db.Close()
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -107,15 +113,18 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 	return nil
 }
 
+// migrationLockWait bounds the wait for another process's migrations.
+const migrationLockWait = 5 * time.Minute
+
 // migrationLockID names the advisory lock of the migrations of one schema.
-// Advisory locks are per database, not per schema: with goose's single
-// default id, stores of different schemas of one database (one per test,
-// or one per environment) would wait for each other's migrations. The
-// schema is the first existing one of the search_path, where goose and the
-// migrations create their tables.
-func migrationLockID(ctx context.Context, db *sql.DB) (int64, error) {
+// Advisory locks are per database, not per schema: with one id, stores of
+// different schemas of one database (one per test, or one per environment)
+// would wait for each other's migrations. The schema is the first existing
+// one of the search_path, where goose and the migrations create their
+// tables.
+func migrationLockID(ctx context.Context, tx pgx.Tx) (int64, error) {
 	var database, schema string
-	err := db.QueryRowContext(ctx, `SELECT current_database(), COALESCE(current_schema(), '')`).Scan(&database, &schema)
+	err := tx.QueryRow(ctx, `SELECT current_database(), COALESCE(current_schema(), '')`).Scan(&database, &schema)
 	if err != nil {
 		return 0, fmt.Errorf("read schema: %w", err)
 	}
