@@ -64,6 +64,76 @@ func URL(t testing.TB) string {
 	return u.String()
 }
 
+// DefaultPoolerURL is PgBouncer in transaction mode in front of the test
+// server, as .ci/run starts it, used when HERALD_TEST_PGBOUNCER is not set.
+const DefaultPoolerURL = "postgres://postgres@127.0.0.1:6432/"
+
+// PoolerURL creates a fresh database on the test server and returns a URL
+// that reaches it through the pooler, with pgx told not to prepare
+// statements, and one that reaches it directly (what a pooler in transaction mode without prepared-statement
+// support needs). A database, not a schema: such a pooler passes no
+// search_path. It is dropped when the test ends. Without a reachable
+// server or pooler the test is skipped, except under CI=true.
+func PoolerURL(t testing.TB) (pooled, direct string) {
+	t.Helper()
+	base := os.Getenv("HERALD_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultURL
+	}
+	pooler := os.Getenv("HERALD_TEST_PGBOUNCER")
+	if pooler == "" {
+		pooler = DefaultPoolerURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		unreachable(t, err)
+	}
+	defer conn.Close(context.Background())
+	name := "t_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		// FORCE: the pooler keeps server connections to it open.
+		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	d, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("HERALD_TEST_POSTGRES: %v", err)
+	}
+	d.Path = "/" + name
+	u, err := url.Parse(pooler)
+	if err != nil {
+		t.Fatalf("HERALD_TEST_PGBOUNCER: %v", err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Set("default_query_exec_mode", "simple_protocol")
+	q.Set("sslmode", "disable")
+	u.RawQuery = q.Encode()
+	probe, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("connection pooler unreachable under CI=true: %v", err)
+		}
+		t.Skipf("connection pooler unreachable at %s (set CI=true to make this fail): %v", pooler, err)
+	}
+	probe.Close(ctx)
+	return u.String(), d.String()
+}
+
 func unreachable(t testing.TB, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
