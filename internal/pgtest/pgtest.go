@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,34 +27,8 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 // server the test is skipped, except under CI=true, where it fails.
 func URL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("HERALD_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultURL
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		unreachable(t, err)
-	}
-	defer conn.Close(context.Background())
-	schema := "t_" + randomHex(8)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	base := serverURL()
+	schema := create(t, base, "SCHEMA", " CASCADE")
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("HERALD_TEST_POSTGRES: %v", err)
@@ -68,47 +43,21 @@ func URL(t testing.TB) string {
 // server, as .ci/run starts it, used when HERALD_TEST_PGBOUNCER is not set.
 const DefaultPoolerURL = "postgres://postgres@127.0.0.1:6432/"
 
-// PoolerURL creates a fresh database on the test server and returns a URL
-// that reaches it through the pooler, with pgx told not to prepare
-// statements, and one that reaches it directly (what a pooler in transaction mode without prepared-statement
-// support needs). A database, not a schema: such a pooler passes no
-// search_path. It is dropped when the test ends. Without a reachable
-// server or pooler the test is skipped, except under CI=true.
+// PoolerURL creates a fresh database on the test server and returns two
+// URLs to it: pooled, through the pooler, with pgx told not to prepare
+// statements (what a pooler in transaction mode without prepared-statement
+// support needs), and direct, to the server itself. A database, not a
+// schema: such a pooler passes no search_path. It is dropped when the test
+// ends (FORCE: the pooler keeps server connections to it open). Without a
+// reachable server or pooler the test is skipped, except under CI=true.
 func PoolerURL(t testing.TB) (pooled, direct string) {
 	t.Helper()
-	base := os.Getenv("HERALD_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultURL
-	}
+	base := serverURL()
+	name := create(t, base, "DATABASE", " WITH (FORCE)")
 	pooler := os.Getenv("HERALD_TEST_PGBOUNCER")
 	if pooler == "" {
 		pooler = DefaultPoolerURL
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		unreachable(t, err)
-	}
-	defer conn.Close(context.Background())
-	name := "t_" + randomHex(8)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		// FORCE: the pooler keeps server connections to it open.
-		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
 	d, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("HERALD_TEST_POSTGRES: %v", err)
@@ -123,6 +72,8 @@ func PoolerURL(t testing.TB) (pooled, direct string) {
 	q.Set("default_query_exec_mode", "simple_protocol")
 	q.Set("sslmode", "disable")
 	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	probe, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -132,6 +83,45 @@ func PoolerURL(t testing.TB) (pooled, direct string) {
 	}
 	probe.Close(ctx)
 	return u.String(), d.String()
+}
+
+// serverURL is the test server: HERALD_TEST_POSTGRES or DefaultURL.
+func serverURL() string {
+	if u := os.Getenv("HERALD_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// create makes a schema or a database (kind) of a fresh name on the server
+// at base and drops it, with dropTail after its name, when the test ends.
+func create(t testing.TB, base, kind, dropTail string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		unreachable(t, err)
+	}
+	defer conn.Close(context.Background())
+	name := "t_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE "+kind+" "+name); err != nil {
+		t.Fatalf("create %s: %v", strings.ToLower(kind), err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop %s %s: %v", strings.ToLower(kind), name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP "+kind+" "+name+dropTail); err != nil {
+			t.Errorf("drop %s %s: %v", strings.ToLower(kind), name, err)
+		}
+	})
+	return name
 }
 
 func unreachable(t testing.TB, err error) {
