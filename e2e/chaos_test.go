@@ -49,6 +49,18 @@ func TestChaosTwoServesPostgres(t *testing.T) {
 	runChaos(t, pgtest.URL(t), 2)
 }
 
+// TestChaosTwoServesThroughTransactionPooler: the same through PgBouncer
+// in transaction mode (.ci/run starts it): a process SIGKILLed mid-transaction
+// leaves nothing behind in a session the pooler hands to another client.
+func TestChaosTwoServesThroughTransactionPooler(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs processes")
+	}
+	t.Parallel()
+	pooled, _ := pgtest.PoolerURL(t)
+	runChaos(t, pooled, 2)
+}
+
 // chaosConfig is one chaos run's sizes and timings.
 type chaosConfig struct {
 	recipients, tps, kills, batch, workers int

@@ -20,6 +20,19 @@ func TestTwoServesOnePostgres(t *testing.T) {
 	twoServes(t, pgtest.URL(t))
 }
 
+// TestTwoServesThroughTransactionPooler: the same through PgBouncer in
+// transaction mode (.ci/run starts it), where a session holds nothing:
+// leadership, claims and leases must live in rows, the migration lock in a
+// transaction.
+func TestTwoServesThroughTransactionPooler(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs processes")
+	}
+	t.Parallel()
+	pooled, _ := pgtest.PoolerURL(t)
+	twoServes(t, pooled)
+}
+
 // twoServes sends one campaign with two serve processes on the database db.
 func twoServes(t *testing.T, db string) {
 	n := envInt("HERALD_E2E_RECIPIENTS", 3000)
