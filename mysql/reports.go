@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	herald "github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // matchRecipient finds the recipient of the report aliased rep: by
@@ -365,14 +364,6 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		return 0, translate(err, "match pending reports")
 	}
 	return matched, nil
-}
-
-// ReportsByMsgKey lists the stored reports of one msgKey in arrival order,
-// with their raw bodies, for audit. MsgType and SendTime are only in Raw.
-func (s *Store) ReportsByMsgKey(ctx context.Context, msgKey string) ([]herald.Report, error) {
-	out, err := sqlrows.Collect(ctx, s.db, scanReport(true),
-		`SELECT `+reportColumns+`, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
-	return out, translate(err, "reports")
 }
 
 // reportColumns are a stored report's fields, as scanReport reads them.

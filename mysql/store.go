@@ -351,5 +351,6 @@ func valuesTable(cols []string, rows int) string {
 // resultsReader reads results on db with this store's scanners.
 func resultsReader(db *sql.DB) sqlresults.Reader {
 	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
-		ReportColumns: reportColumns, ScanReport: scanReport(false), Translate: translate}
+		ReportColumns: reportColumns, ScanReport: scanReport(false), ScanReportRaw: scanReport(true),
+		Translate: translate}
 }

@@ -347,17 +347,6 @@ func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit
 	return int(n), nil
 }
 
-// ListRecipients pages through a campaign's recipients in id order.
-func (s *Store) ListRecipients(ctx context.Context, campaignID, afterID int64, limit int) ([]herald.Recipient, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients
-		WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?`, campaignID, afterID, limit)
-	if err != nil {
-		return nil, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
-	}
-	out, err := sqlrows.All(rows, scanRecipient)
-	return out, translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
-}
-
 // scanRecipient reads one row of recipientColumns.
 func scanRecipient(row scanner) (herald.Recipient, error) {
 	var r herald.Recipient

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // matchRecipient finds a report's recipient: by herald's message id (the
@@ -303,14 +302,6 @@ func duePending(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]pe
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// ReportsByMsgKey lists the stored reports of one msgKey in arrival order,
-// with their raw bodies, for audit. MsgType and SendTime are only in Raw.
-func (s *Store) ReportsByMsgKey(ctx context.Context, msgKey string) ([]herald.Report, error) {
-	out, err := sqlrows.Collect(ctx, s.r, scanReport(true),
-		`SELECT `+reportColumns+`, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
-	return out, translate(err, "reports")
 }
 
 // reportColumns are a stored report's fields, as scanReport reads them.

@@ -253,5 +253,6 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // resultsReader reads results on db with this store's scanners.
 func resultsReader(db *sql.DB) sqlresults.Reader {
 	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
-		ReportColumns: reportColumns, ScanReport: scanReport(false), Translate: translate}
+		ReportColumns: reportColumns, ScanReport: scanReport(false), ScanReportRaw: scanReport(true),
+		Translate: translate}
 }

@@ -1,5 +1,6 @@
 // Package sqlresults reads a campaign's results — its recipients by
-// filter, one recipient, a recipient's reports — for the stores whose
+// filter or page by page, one recipient, a recipient's reports, the
+// reports of a msgKey — for the stores whose
 // placeholders are ? (SQLite and MySQL/MariaDB; PostgreSQL numbers its own
 // and matches states with ANY). Each of the two embeds a Reader set up with
 // its own row scanners and error translation, which is where they differ.
@@ -22,6 +23,8 @@ type Reader struct {
 	ScanRecipient    func(sqlrows.Scanner) (herald.Recipient, error)
 	ReportColumns    string
 	ScanReport       func(sqlrows.Scanner) (herald.Report, error)
+	// ScanReportRaw reads ReportColumns and after them the raw body.
+	ScanReportRaw func(sqlrows.Scanner) (herald.Report, error)
 	// Translate maps the database's errors to herald's, naming what failed.
 	Translate func(err error, what string) error
 }
@@ -42,6 +45,21 @@ func (r Reader) RecipientReports(ctx context.Context, recipientID int64) ([]hera
 	out, err := sqlrows.Collect(ctx, r.DB, r.ScanReport,
 		`SELECT `+r.ReportColumns+` FROM reports WHERE recipient_id = ? ORDER BY id`, recipientID)
 	return out, r.Translate(err, "reports of a recipient")
+}
+
+// ListRecipients pages through a campaign's recipients in id order.
+func (r Reader) ListRecipients(ctx context.Context, campaignID, afterID int64, limit int) ([]herald.Recipient, error) {
+	out, err := sqlrows.Collect(ctx, r.DB, r.ScanRecipient, `SELECT `+r.RecipientColumns+` FROM recipients
+		WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?`, campaignID, afterID, limit)
+	return out, r.Translate(err, fmt.Sprintf("recipients of campaign %d", campaignID))
+}
+
+// ReportsByMsgKey lists the stored reports of one msgKey in arrival order,
+// with their raw bodies, for audit. MsgType and SendTime are only in Raw.
+func (r Reader) ReportsByMsgKey(ctx context.Context, msgKey string) ([]herald.Report, error) {
+	out, err := sqlrows.Collect(ctx, r.DB, r.ScanReportRaw,
+		`SELECT `+r.ReportColumns+`, raw FROM reports WHERE msg_key = ? ORDER BY id`, msgKey)
+	return out, r.Translate(err, "reports")
 }
 
 // GetRecipient reads one recipient of a campaign.
