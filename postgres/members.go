@@ -18,8 +18,8 @@ func (s *Store) UpsertMembers(ctx context.Context, members []herald.Member) (her
 	ids, phones, names, attrs, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	updated := make([]time.Time, n)
 	for i, m := range members {
-		a, _ := json.Marshal(nonNil(m.Attributes))
-		ids[i], phones[i], names[i], attrs[i], statuses[i], updated[i] = m.ID, m.Phone, m.Name, string(a), string(m.Status), m.UpdatedAt
+		ids[i], phones[i], names[i], attrs[i], statuses[i], updated[i] = m.ID, m.Phone, m.Name, jsonb(nonNil(m.Attributes)),
+			string(m.Status), m.UpdatedAt
 	}
 	rows, err := s.pool.Query(ctx, `INSERT INTO members (id, phone, name, attributes, status, version, updated_at)
 		SELECT id, phone, name, attributes::jsonb, status, 1, updated_at
