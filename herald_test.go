@@ -2,6 +2,7 @@ package herald_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,19 @@ func TestReportRankIsMonotonic(t *testing.T) {
 		if herald.ReportRank(s) >= herald.ReportRank(herald.RecipientFailed) {
 			t.Errorf("a report must be able to settle %s", s)
 		}
+	}
+}
+
+func TestNewInstanceID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := herald.NewInstanceID()
+		if len(id) != 6 || strings.Trim(id, "0123456789abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Fatalf("NewInstanceID() = %q, want 6 lowercase base36 characters", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) < 99 { // 100 draws from 2.2 billion: a repeat is a broken source
+		t.Fatalf("100 instance ids held only %d distinct ones", len(seen))
 	}
 }

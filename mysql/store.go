@@ -19,14 +19,12 @@ package mysql
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/url"
@@ -200,32 +198,13 @@ func migrate(ctx context.Context, cfg *mysql.Config) (string, error) {
 // open: every opener inserts its own candidate, the first insert wins (the
 // others are ignored as duplicates) and every one then reads the winner.
 func (s *Store) instanceID(ctx context.Context) (string, error) {
-	candidate, err := randomInstanceID()
-	if err != nil {
-		return "", err
-	}
+	candidate := herald.NewInstanceID()
 	if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO meta (`key`, value) VALUES ('instance_id', ?)", candidate); err != nil {
 		return "", translate(err, "instance id")
 	}
 	var id string
-	err = s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE `key` = 'instance_id'").Scan(&id)
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE `key` = 'instance_id'").Scan(&id)
 	return id, translate(err, "instance id")
-}
-
-// instanceIDLen characters of base36: 36^6 ≈ 2.2 billion namespaces.
-const instanceIDLen = 6
-
-func randomInstanceID() (string, error) {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, instanceIDLen)
-	for i := range b {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(digits))))
-		if err != nil {
-			return "", fmt.Errorf("instance id: %w", err)
-		}
-		b[i] = digits[n.Int64()]
-	}
-	return string(b), nil
 }
 
 // InstanceID is this database's random namespace of message ids and

@@ -4,13 +4,11 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"math/big"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,33 +136,14 @@ func migrationLockID(ctx context.Context, tx pgx.Tx) (int64, error) {
 // the first insert wins (the others wait for it and do nothing) and every
 // one then reads the winner.
 func (s *Store) instanceID(ctx context.Context) (string, error) {
-	candidate, err := randomInstanceID()
-	if err != nil {
-		return "", err
-	}
+	candidate := herald.NewInstanceID()
 	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('instance_id', $1)
 		ON CONFLICT (key) DO NOTHING`, candidate); err != nil {
 		return "", translate(err, "instance id")
 	}
 	var id string
-	err = s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'instance_id'`).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'instance_id'`).Scan(&id)
 	return id, translate(err, "instance id")
-}
-
-// instanceIDLen characters of base36: 36^6 ≈ 2.2 billion namespaces.
-const instanceIDLen = 6
-
-func randomInstanceID() (string, error) {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, instanceIDLen)
-	for i := range b {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(digits))))
-		if err != nil {
-			return "", fmt.Errorf("instance id: %w", err)
-		}
-		b[i] = digits[n.Int64()]
-	}
-	return string(b), nil
 }
 
 // InstanceID is this database's random namespace of message ids and

@@ -4,13 +4,11 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net/url"
 	"runtime"
 	"strings"
@@ -82,7 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // read the winner's.
 func (s *Store) loadInstanceID(ctx context.Context) (string, error) {
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('instance_id', ?)
-		ON CONFLICT (key) DO NOTHING`, newInstanceID()); err != nil {
+		ON CONFLICT (key) DO NOTHING`, herald.NewInstanceID()); err != nil {
 		return "", translate(err, "make instance id")
 	}
 	var id string
@@ -90,20 +88,6 @@ func (s *Store) loadInstanceID(ctx context.Context) (string, error) {
 		return "", translate(err, "read instance id")
 	}
 	return id, nil
-}
-
-// newInstanceID returns 6 random lowercase base36 characters.
-func newInstanceID() string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 6)
-	for i := range b {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = alphabet[n.Int64()]
-	}
-	return string(b)
 }
 
 // InstanceID is this database's random namespace of message ids and keys.
