@@ -37,36 +37,6 @@ func (s *Store) CreateCampaign(ctx context.Context, c herald.Campaign) (herald.C
 	return s.GetCampaign(ctx, c.ID)
 }
 
-// GetCampaign reads a campaign with its recipient counts.
-func (s *Store) GetCampaign(ctx context.Context, id int64) (herald.Campaign, error) {
-	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = ?`, id))
-	if err != nil {
-		return herald.Campaign{}, translate(err, fmt.Sprintf("campaign %d", id))
-	}
-	counts, err := s.counts(ctx, id)
-	if err != nil {
-		return herald.Campaign{}, err
-	}
-	c.SetCounts(counts[id])
-	return c, nil
-}
-
-// ListCampaigns lists campaigns, newest first, with their counts.
-func (s *Store) ListCampaigns(ctx context.Context) ([]herald.Campaign, error) {
-	out, err := s.queryCampaigns(ctx, "list campaigns", `SELECT `+campaignColumns+` FROM campaigns ORDER BY id DESC`)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := s.counts(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].SetCounts(counts[out[i].ID])
-	}
-	return out, nil
-}
-
 // counts reads recipient counts per state from the counters the triggers
 // keep (migration 5), in one statement (one consistent snapshot), so they
 // add up to a total taken at one moment. id 0 means every campaign. A

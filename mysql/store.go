@@ -46,7 +46,7 @@ type Store struct {
 	db       *sql.DB
 	instance string // InstanceID, read once at Open
 
-	sqlresults.Reader // FindRecipients, GetRecipient, RecipientReports
+	sqlresults.Reader // campaigns, messages and results
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -81,7 +81,8 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	s := &Store{db: db, Reader: resultsReader(db)}
+	s := &Store{db: db}
+	s.Reader = s.resultsReader()
 	if s.instance, err = s.instanceID(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -327,9 +328,11 @@ func valuesTable(cols []string, rows int) string {
 	return b.String()
 }
 
-// resultsReader reads results on db with this store's scanners.
-func resultsReader(db *sql.DB) sqlresults.Reader {
-	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
+// resultsReader reads campaigns, messages and results with this store's
+// scanners and counters.
+func (s *Store) resultsReader() sqlresults.Reader {
+	return sqlresults.Reader{DB: s.db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
 		ReportColumns: reportColumns, ScanReport: scanReport(false), ScanReportRaw: scanReport(true),
-		Translate: translate}
+		CampaignColumns: campaignColumns, ScanCampaign: scanCampaign, Counts: s.counts,
+		MessageColumns: messageColumns, ScanMessage: scanMessage, Translate: translate}
 }

@@ -76,22 +76,6 @@ func (s *Store) CreateMessage(ctx context.Context, m herald.Message, at time.Tim
 	return got, created, err
 }
 
-// GetMessage reads a message with its outbox row.
-func (s *Store) GetMessage(ctx context.Context, id int64) (herald.Message, error) {
-	m, rid, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
-	if err != nil {
-		return herald.Message{}, translate(err, fmt.Sprintf("message %d", id))
-	}
-	rows, err := s.ListRecipients(ctx, m.CampaignID, rid-1, 1)
-	if err != nil {
-		return herald.Message{}, err
-	}
-	if len(rows) == 1 && rows[0].ID == rid {
-		m.Result = rows[0]
-	}
-	return m, nil
-}
-
 // MessagesOf reads the messages of outbox rows.
 func (s *Store) MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64]herald.Message, error) {
 	ids, _ := json.Marshal(recipientIDs)

@@ -36,7 +36,7 @@ type Store struct {
 
 	stmts prepared // the writer's hot statements, parsed once
 
-	sqlresults.Reader // FindRecipients, GetRecipient, RecipientReports, on the readers
+	sqlresults.Reader // campaigns, messages and results, on the readers
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -59,7 +59,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s := &Store{w: w, r: r, path: path, Reader: resultsReader(r)}
+	s := &Store{w: w, r: r, path: path}
+	s.Reader = s.resultsReader()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -234,9 +235,11 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return sub
 }
 
-// resultsReader reads results on db with this store's scanners.
-func resultsReader(db *sql.DB) sqlresults.Reader {
-	return sqlresults.Reader{DB: db, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
+// resultsReader reads campaigns, messages and results with this store's
+// scanners and counters.
+func (s *Store) resultsReader() sqlresults.Reader {
+	return sqlresults.Reader{DB: s.r, RecipientColumns: recipientColumns, ScanRecipient: scanRecipient,
 		ReportColumns: reportColumns, ScanReport: scanReport(false), ScanReportRaw: scanReport(true),
-		Translate: translate}
+		CampaignColumns: campaignColumns, ScanCampaign: scanCampaign, Counts: s.counts,
+		MessageColumns: messageColumns, ScanMessage: scanMessage, Translate: translate}
 }

@@ -28,6 +28,26 @@ func Collect[T any](ctx context.Context, db Querier, scan func(Scanner) (T, erro
 	return All(rows, scan)
 }
 
+// One runs query and makes a T of its first row with scan; no row is
+// sql.ErrNoRows, as from QueryRow, for the store's error translation.
+func One[T any](ctx context.Context, db Querier, scan func(Scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	found := false
+	err := Each(ctx, db, func(row Scanner) error {
+		if found {
+			return nil
+		}
+		var err error
+		v, err = scan(row)
+		found = err == nil
+		return err
+	}, query, args...)
+	if err == nil && !found {
+		err = sql.ErrNoRows
+	}
+	return v, err
+}
+
 // All makes a T of every row with scan, in order, and closes rows. No row
 // gives an empty slice, not nil (the API answers [] rather than null).
 func All[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {

@@ -49,6 +49,20 @@ func TestCollect(t *testing.T) {
 	}
 }
 
+func TestOne(t *testing.T) {
+	db := openDB(t)
+	got, err := sqlrows.One(t.Context(), db, scanRow, `SELECT n, s FROM t WHERE n >= ? ORDER BY n`, 2)
+	if err != nil || got != (row{2, "b"}) {
+		t.Errorf("got %v, %v; want the first row, 2", got, err)
+	}
+	if _, err := sqlrows.One(t.Context(), db, scanRow, `SELECT n, s FROM t WHERE n > 9`); !errors.Is(err, sql.ErrNoRows) {
+		t.Errorf("no row: %v, want sql.ErrNoRows", err)
+	}
+	if _, err := sqlrows.One(t.Context(), db, scanRow, `SELECT s, s FROM t`); err == nil || errors.Is(err, sql.ErrNoRows) {
+		t.Errorf("a row that does not scan: %v, want its scan error", err)
+	}
+}
+
 func TestCollectErrors(t *testing.T) {
 	db := openDB(t)
 	if _, err := sqlrows.Collect(t.Context(), db, scanRow, `SELECT nope FROM t`); err == nil {
