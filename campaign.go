@@ -250,6 +250,15 @@ func NextState(from, to CampaignState, prepared bool) (CampaignState, error) {
 	return to, nil
 }
 
+// CheckHalt says whether a campaign may halt in state to: a halt with a
+// reason pauses it or fails it; the other moves are transitions.
+func CheckHalt(to CampaignState) error {
+	if to != CampaignPaused && to != CampaignFailed {
+		return Invalid("state", "a campaign halts as %s or %s, not %s", CampaignPaused, CampaignFailed, to)
+	}
+	return nil
+}
+
 // CheckPatch says whether a patch may be applied in the given state: the rate
 // may change until the campaign ends, the start time only before the
 // recipients are prepared.

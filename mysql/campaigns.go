@@ -209,9 +209,8 @@ func (s *Store) TransitionCampaign(ctx context.Context, id int64, to herald.Camp
 
 // HaltCampaign pauses or fails the campaign with a reason.
 func (s *Store) HaltCampaign(ctx context.Context, id int64, to herald.CampaignState, reason string, at time.Time) (herald.Campaign, error) {
-	if to != herald.CampaignPaused && to != herald.CampaignFailed {
-		return herald.Campaign{}, herald.Invalid("state", "a campaign halts as %s or %s, not %s",
-			herald.CampaignPaused, herald.CampaignFailed, to)
+	if err := herald.CheckHalt(to); err != nil {
+		return herald.Campaign{}, err
 	}
 	return s.transition(ctx, id, to, reason, at)
 }

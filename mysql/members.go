@@ -121,7 +121,7 @@ func (s *Store) GetMembers(ctx context.Context, ids []string) (map[string]herald
 				out[m.ID] = m
 			}
 			return err
-		}, `SELECT `+memberColumns+` FROM members WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+		}, `SELECT `+memberColumns+` FROM members WHERE id IN (`+sqlrows.Placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, translate(err, "get members")
 		}

@@ -111,7 +111,7 @@ func (s *Store) MessagesOf(ctx context.Context, recipientIDs []int64) (map[int64
 				out[rid] = m
 			}
 			return err
-		}, `SELECT `+messageColumns+` FROM messages WHERE recipient_id IN (`+placeholders(len(chunk))+`)`, args...)
+		}, `SELECT `+messageColumns+` FROM messages WHERE recipient_id IN (`+sqlrows.Placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, translate(err, "messages of recipients")
 		}

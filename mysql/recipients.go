@@ -81,10 +81,10 @@ func (s *Store) ClaimRecipients(ctx context.Context, p herald.ClaimParams) ([]he
 				resends = resends + CASE WHEN batch_key IS NULL THEN 0 ELSE 1 END,
 				message_id = COALESCE(message_id, CONCAT('h', ?, '-', campaign_id, '-', id)),
 				updated_at = ?
-			WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
+			WHERE id IN (`+sqlrows.Placeholders(len(ids))+`)`, args...); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`,
+		rows, err := tx.QueryContext(ctx, `SELECT `+recipientColumns+` FROM recipients WHERE id IN (`+sqlrows.Placeholders(len(ids))+`) ORDER BY id`,
 			int64Args(ids)...)
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func locked(ctx context.Context, tx *sql.Tx, ids []int64, skipLocked bool, extra
 	[]herald.Recipient, map[int64]campaignRow, error) {
 	campaigns := map[int64]campaignRow{}
 	rows, err := tx.QueryContext(ctx, `SELECT id, state, reason FROM campaigns
-		WHERE id IN (SELECT campaign_id FROM recipients WHERE id IN (`+placeholders(len(ids))+`))
+		WHERE id IN (SELECT campaign_id FROM recipients WHERE id IN (`+sqlrows.Placeholders(len(ids))+`))
 		ORDER BY id LOCK IN SHARE MODE`, int64Args(ids)...)
 	if err != nil {
 		return nil, nil, err
@@ -179,7 +179,7 @@ func locked(ctx context.Context, tx *sql.Tx, ids []int64, skipLocked bool, extra
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	q := `SELECT ` + recipientColumns + ` FROM recipients r WHERE id IN (` + placeholders(len(ids)) + `)`
+	q := `SELECT ` + recipientColumns + ` FROM recipients r WHERE id IN (` + sqlrows.Placeholders(len(ids)) + `)`
 	if extra != "" {
 		q += ` AND ` + extra
 	}
@@ -305,7 +305,7 @@ func (s *Store) MarkBatches(ctx context.Context, owner string, reqs []herald.Sen
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, campaign_id, claim_token FROM recipients
-			WHERE id IN (`+placeholders(len(ids))+`) AND state = 'SENDING' AND lease_owner = ? FOR UPDATE`,
+			WHERE id IN (`+sqlrows.Placeholders(len(ids))+`) AND state = 'SENDING' AND lease_owner = ? FOR UPDATE`,
 			append(int64Args(ids), owner)...)
 		if err != nil {
 			return err
@@ -362,7 +362,7 @@ func (s *Store) Requests(ctx context.Context, keys []string) (map[string]herald.
 		for i, k := range chunk {
 			args[i] = k
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT `key`, body FROM requests WHERE `key` IN ("+placeholders(len(chunk))+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT `key`, body FROM requests WHERE `key` IN ("+sqlrows.Placeholders(len(chunk))+")", args...)
 		if err != nil {
 			return nil, translate(err, "requests")
 		}
@@ -516,7 +516,7 @@ func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit
 		}
 		n = len(ids)
 		_, err = tx.ExecContext(ctx, `UPDATE recipients SET state = 'UNKNOWN', result_code = ?, result_text = ?, updated_at = ?
-			WHERE id IN (`+placeholders(len(ids))+`)`, append([]any{codeNoReport, noReportText, now.UTC()}, int64Args(ids)...)...)
+			WHERE id IN (`+sqlrows.Placeholders(len(ids))+`)`, append([]any{codeNoReport, noReportText, now.UTC()}, int64Args(ids)...)...)
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sqlrows"
 )
 
 // matchRecipient finds the recipient of the report aliased rep: by
@@ -136,7 +137,7 @@ func applyChunk(ctx context.Context, tx *sql.Tx, reports []herald.Report, now ti
 	}
 	seen := map[reportKey]bool{}
 	rows, err := tx.QueryContext(ctx, `SELECT msg_key, service_type, report_type, report_code, report_time FROM reports
-		WHERE msg_key IN (`+placeholders(len(keyArgs))+`)`, keyArgs...)
+		WHERE msg_key IN (`+sqlrows.Placeholders(len(keyArgs))+`)`, keyArgs...)
 	if err != nil {
 		return res, err
 	}

@@ -295,14 +295,6 @@ func translate(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// placeholders returns "?, ?, …" for n values.
-func placeholders(n int) string {
-	if n == 0 {
-		return "NULL"
-	}
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
 // valuesTable is a derived table of the rows given, columns named cols:
 // (SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? …). The placeholders are
 // bound (interpolated and escaped by the driver), never spliced.

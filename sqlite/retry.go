@@ -5,19 +5,18 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	herald "github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/sqlrows"
+	"github.com/heraldhq/herald/internal/sqlresults"
 )
 
 // retryMembers fixes the audience of a follow-up (first ?) from the rows
 // of its source (second ?) in the given states and codes, less those who
 // may have the message: see postgres/retry.go, which this mirrors.
-// %s and %s are the placeholders of the states and of the code filter.
+// %s is the selection of states and codes (sqlresults.Retry).
 const retryMembers = `INSERT INTO campaign_members (campaign_id, member_id)
 	SELECT ?, r.member_id FROM recipients r
-	WHERE r.campaign_id = ? AND r.state IN (%s) AND %s
+	WHERE r.campaign_id = ? AND %s
 	  AND (NOT EXISTS (SELECT 1 FROM requests q WHERE q.key = r.batch_key
 	          AND (q.body LIKE '%%"FallbackKind":"SMS"%%' OR q.body LIKE '%%"FallbackKind":"LMS"%%'))
 	       OR EXISTS (SELECT 1 FROM reports p WHERE p.recipient_id = r.id AND p.service_type IN ('SMS', 'LMS', 'MMS')))
@@ -51,18 +50,8 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 			c.Name, c.TemplateCode, string(vars), ms(c.StartAt), c.TPS, string(c.State), c.RetryOf, ms(c.CreatedAt), ms(c.CreatedAt)).Scan(&c.ID); err != nil {
 			return err
 		}
-		args := []any{c.ID, ra.Campaign}
-		for _, st := range ra.States {
-			args = append(args, string(st))
-		}
-		codes := `1 = 1`
-		if len(ra.Codes) > 0 {
-			codes = `r.result_code IN (` + placeholders(len(ra.Codes)) + `)`
-			for _, code := range ra.Codes {
-				args = append(args, code)
-			}
-		}
-		res, err := tx.ExecContext(ctx, fmt.Sprintf(retryMembers, placeholders(len(ra.States)), codes), args...)
+		cond, args := sqlresults.Retry(*ra)
+		res, err := tx.ExecContext(ctx, fmt.Sprintf(retryMembers, cond), append([]any{c.ID, ra.Campaign}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -82,19 +71,4 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 		return herald.Campaign{}, translate(err, fmt.Sprintf("retry campaign %d", ra.Campaign))
 	}
 	return s.GetCampaign(ctx, c.ID)
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// CampaignFailures counts FAILED and UNKNOWN rows per state and code.
-func (s *Store) CampaignFailures(ctx context.Context, campaignID int64) ([]herald.FailureCount, error) {
-	out, err := sqlrows.Collect(ctx, s.r, func(row sqlrows.Scanner) (herald.FailureCount, error) {
-		var f herald.FailureCount
-		return f, row.Scan(&f.State, &f.Code, &f.Count)
-	}, `SELECT state, result_code, count(*) FROM recipients
-		WHERE campaign_id = ? AND state IN ('FAILED', 'UNKNOWN')
-		GROUP BY state, result_code ORDER BY count(*) DESC, state, result_code`, campaignID)
-	return out, translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
 }

@@ -27,3 +27,22 @@ func TestRecipients(t *testing.T) {
 		t.Errorf("empty filter: %q %v", where, args)
 	}
 }
+
+func TestRetry(t *testing.T) {
+	for _, c := range []struct {
+		ra   herald.RetryAudience
+		want string
+		args []any
+	}{
+		{herald.RetryAudience{Campaign: 3, States: []herald.RecipientState{herald.RecipientFailed}},
+			"r.state IN (?)", []any{"FAILED"}},
+		{herald.RetryAudience{Campaign: 3, States: []herald.RecipientState{herald.RecipientFailed, herald.RecipientUnknown},
+			Codes: []string{"3018", "NO_REPORT"}},
+			"r.state IN (?, ?) AND r.result_code IN (?, ?)", []any{"FAILED", "UNKNOWN", "3018", "NO_REPORT"}},
+	} {
+		cond, args := Retry(c.ra)
+		if cond != c.want || !reflect.DeepEqual(args, c.args) {
+			t.Errorf("Retry(%+v) = %q %#v, want %q %#v", c.ra, cond, args, c.want, c.args)
+		}
+	}
+}

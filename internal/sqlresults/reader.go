@@ -128,3 +128,14 @@ func (r Reader) GetRecipient(ctx context.Context, campaignID, id int64) (herald.
 		`SELECT `+r.RecipientColumns+` FROM recipients WHERE id = ? AND campaign_id = ?`, id, campaignID)
 	return rec, r.Translate(err, fmt.Sprintf("recipient %d of campaign %d", id, campaignID))
 }
+
+// CampaignFailures counts FAILED and UNKNOWN rows per state and code.
+func (r Reader) CampaignFailures(ctx context.Context, campaignID int64) ([]herald.FailureCount, error) {
+	out, err := sqlrows.Collect(ctx, r.DB, func(row sqlrows.Scanner) (herald.FailureCount, error) {
+		var f herald.FailureCount
+		return f, row.Scan(&f.State, &f.Code, &f.Count)
+	}, `SELECT state, result_code, COUNT(*) FROM recipients
+		WHERE campaign_id = ? AND state IN ('FAILED', 'UNKNOWN')
+		GROUP BY state, result_code ORDER BY COUNT(*) DESC, state, result_code`, campaignID)
+	return out, r.Translate(err, fmt.Sprintf("failures of campaign %d", campaignID))
+}

@@ -7,6 +7,7 @@ package sqlrows
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 // Querier is a *sql.DB, *sql.Conn or *sql.Tx.
@@ -84,4 +85,13 @@ func each(rows *sql.Rows, fn func(Scanner) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// Placeholders is "?, ?, …" for n values; NULL for none, which an IN list
+// matches with nothing.
+func Placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -93,3 +93,11 @@ func TestEachStopsAtTheFirstError(t *testing.T) {
 		t.Errorf("write after an early stop: %v", err)
 	}
 }
+
+func TestPlaceholders(t *testing.T) {
+	for n, want := range map[int]string{0: "NULL", 1: "?", 3: "?, ?, ?"} {
+		if got := sqlrows.Placeholders(n); got != want {
+			t.Errorf("Placeholders(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
