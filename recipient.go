@@ -73,6 +73,20 @@ type Recipient struct {
 	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
+// Result codes herald writes itself, when it settles a recipient without
+// the provider's word on it.
+const (
+	// CodeInDoubt: a request of the row may have been taken, and it can no
+	// longer be resent under the same key; it is never sent under another.
+	CodeInDoubt = "IN_DOUBT"
+	// CodeCampaignFailed: the campaign failed before the row was sent.
+	CodeCampaignFailed = "CAMPAIGN_FAILED"
+	// CodeNoReport: an accepted send whose report never came; NoReportText
+	// is its result text.
+	CodeNoReport = "NO_REPORT"
+	NoReportText = "no delivery report within the provider's report retention"
+)
+
 // RecipientUpdate is the recorded result of one send attempt. It applies only
 // while the row is SENDING under Owner and Token, so a stale worker cannot
 // overwrite a newer claim.

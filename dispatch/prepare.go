@@ -89,9 +89,9 @@ func (d *Dispatcher) resendJobs(ctx context.Context, run *campaignRun, rows []he
 		case !ok:
 			d.settleAll(held, "REQUEST_CHANGED", "the request that may have been sent was not stored; not resent under another form")
 		case now.Sub(held[0].SentAt) > d.cfg.IdempotencyTTL-time.Hour:
-			d.settleAll(held, "IN_DOUBT", "in doubt and the idempotency key has lapsed; not resent")
+			d.settleAll(held, herald.CodeInDoubt, "in doubt and the idempotency key has lapsed; not resent")
 		case held[0].Resends > d.cfg.InDoubtResends:
-			d.settleAll(held, "IN_DOUBT", fmt.Sprintf("still in doubt after %d resends under the same key: %s %s", d.cfg.InDoubtResends, held[0].ResultCode, held[0].ResultText))
+			d.settleAll(held, herald.CodeInDoubt, fmt.Sprintf("still in doubt after %d resends under the same key: %s %s", d.cfg.InDoubtResends, held[0].ResultCode, held[0].ResultText))
 		default:
 			d.metrics.resends.Inc()
 			jobs = append(jobs, &job{run: run, rows: held, batch: batch})

@@ -116,7 +116,7 @@ func (d *Dispatcher) record(j *job, outs []herald.Outcome) {
 				u.State = herald.RecipientFailed
 				break
 			}
-			u.State, u.ResultCode = herald.RecipientUnknown, "IN_DOUBT"
+			u.State, u.ResultCode = herald.RecipientUnknown, herald.CodeInDoubt
 			u.ResultText = fmt.Sprintf("resend refused (%s %s); the first send may have been taken", o.Code, o.Text)
 			d.metrics.unknown.Inc()
 		default: // in doubt, or no outcome at all for this row
@@ -149,6 +149,6 @@ func (d *Dispatcher) waitInDoubt(u *herald.RecipientUpdate, r herald.Recipient, 
 	u.State, u.InDoubt = herald.RecipientRetryWait, true
 	u.NextAttempt = now.Add(d.cfg.backoff(r.Resends + 1))
 	if u.ResultCode == "" {
-		u.ResultCode, u.ResultText = "IN_DOUBT", "no outcome for this destination"
+		u.ResultCode, u.ResultText = herald.CodeInDoubt, "no outcome for this destination"
 	}
 }

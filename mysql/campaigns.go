@@ -271,8 +271,8 @@ func (x settleSQL) state() string {
 }
 
 func (x settleSQL) code(cancelled string) string {
-	return `CASE WHEN ` + x.doubt + ` THEN '` + codeInDoubt + `' WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled +
-		` ELSE '` + codeCampaignFailed + `' END`
+	return `CASE WHEN ` + x.doubt + ` THEN '` + herald.CodeInDoubt + `' WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled +
+		` ELSE '` + herald.CodeCampaignFailed + `' END`
 }
 
 func (x settleSQL) text(cancelled string) string {

@@ -18,13 +18,6 @@ const recipientColumns = `id, campaign_id, member_id, phone, message_id, state, 
 	next_attempt_at, claim_token, resends, in_doubt, batch_key, sent_at, msg_key, result_code, result_text, channel,
 	created_at, updated_at`
 
-// Result codes the store writes when it settles rows itself.
-const (
-	codeInDoubt        = "IN_DOUBT"
-	codeCampaignFailed = "CAMPAIGN_FAILED"
-	codeNoReport       = "NO_REPORT"
-)
-
 func int64Args(ids []int64) []any {
 	out := make([]any, len(ids))
 	for i, id := range ids {
@@ -140,11 +133,11 @@ func settle(c campaignRow, doubt bool, code, text, given string) (herald.Recipie
 				given += ": " + c.reason
 			}
 		}
-		return herald.RecipientUnknown, codeInDoubt, given
+		return herald.RecipientUnknown, herald.CodeInDoubt, given
 	case c.state == herald.CampaignCancelled:
 		return herald.RecipientCancelled, code, text
 	default:
-		return herald.RecipientFailed, codeCampaignFailed, c.reason
+		return herald.RecipientFailed, herald.CodeCampaignFailed, c.reason
 	}
 }
 
@@ -500,10 +493,6 @@ func (s *Store) RequeueAbandoned(ctx context.Context, now, deadBefore time.Time,
 	return n, nil
 }
 
-// noReportText is the result text of an accepted row whose report can no
-// longer come.
-const noReportText = "no delivery report within the provider's report retention"
-
 // ExpireAccepted gives up on the reports of long accepted rows.
 func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit int) (int, error) {
 	n := 0
@@ -516,7 +505,7 @@ func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit
 		}
 		n = len(ids)
 		_, err = tx.ExecContext(ctx, `UPDATE recipients SET state = 'UNKNOWN', result_code = ?, result_text = ?, updated_at = ?
-			WHERE id IN (`+sqlrows.Placeholders(len(ids))+`)`, append([]any{codeNoReport, noReportText, now.UTC()}, int64Args(ids)...)...)
+			WHERE id IN (`+sqlrows.Placeholders(len(ids))+`)`, append([]any{herald.CodeNoReport, herald.NoReportText, now.UTC()}, int64Args(ids)...)...)
 		return err
 	})
 	if err != nil {

@@ -61,8 +61,8 @@ func (x settle) state() string {
 
 // code and text keep the given expressions for a cancelled row.
 func (x settle) code(cancelled string) string {
-	return `CASE WHEN ` + x.doubt + ` THEN 'IN_DOUBT' WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled +
-		` ELSE 'CAMPAIGN_FAILED' END`
+	return `CASE WHEN ` + x.doubt + ` THEN '` + herald.CodeInDoubt + `' WHEN ` + x.campaign + ` = 'cancelled' THEN ` + cancelled +
+		` ELSE '` + herald.CodeCampaignFailed + `' END`
 }
 
 // text keeps the given expression for a cancelled row, and the
@@ -323,17 +323,13 @@ func (s *Store) RequeueAbandoned(ctx context.Context, now, deadBefore time.Time,
 	return int(n), nil
 }
 
-// noReportText is the result text of an accepted row whose report can no
-// longer come.
-const noReportText = "no delivery report within the provider's report retention"
-
 // ExpireAccepted gives up on the reports of long accepted rows.
 func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit int) (int, error) {
 	tag, err := s.pool.Exec(ctx, `WITH picked AS (
 			SELECT id FROM recipients WHERE state = 'ACCEPTED' AND updated_at < $1
 			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		UPDATE recipients r SET state = 'UNKNOWN', result_code = 'NO_REPORT', result_text = $4, updated_at = $2
-		FROM picked WHERE r.id = picked.id`, before, now, limit, noReportText)
+		UPDATE recipients r SET state = 'UNKNOWN', result_code = '`+herald.CodeNoReport+`', result_text = $4, updated_at = $2
+		FROM picked WHERE r.id = picked.id`, before, now, limit, herald.NoReportText)
 	if err != nil {
 		return 0, translate(err, "expire accepted")
 	}

@@ -152,7 +152,7 @@ func (s *Store) moveCampaign(ctx context.Context, id int64, to herald.CampaignSt
 					result_code = CASE WHEN `+inDoubt+` THEN ? ELSE result_code END,
 					result_text = CASE WHEN `+inDoubt+` THEN 'campaign cancelled while a send was in doubt' ELSE result_text END,
 					next_attempt_at = NULL, updated_at = ?
-				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`, codeInDoubt, ms(at), id)
+				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`, herald.CodeInDoubt, ms(at), id)
 		case herald.CampaignFailed:
 			_, err = tx.ExecContext(ctx, `UPDATE recipients SET
 					state = CASE WHEN `+inDoubt+` THEN 'UNKNOWN' ELSE 'FAILED' END,
@@ -160,7 +160,7 @@ func (s *Store) moveCampaign(ctx context.Context, id int64, to herald.CampaignSt
 					result_text = CASE WHEN `+inDoubt+` THEN 'campaign failed while a send was in doubt: ' || ? ELSE ? END,
 					next_attempt_at = NULL, updated_at = ?
 				WHERE campaign_id = ? AND state IN ('PENDING', 'RETRY_WAIT')`,
-				codeInDoubt, codeCampaignFailed, reason, reason, ms(at), id)
+				herald.CodeInDoubt, herald.CodeCampaignFailed, reason, reason, ms(at), id)
 		}
 		return err
 	})

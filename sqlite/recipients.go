@@ -17,13 +17,6 @@ const recipientColumns = `id, campaign_id, member_id, phone, message_id, state, 
 	next_attempt_at, claim_token, resends, in_doubt, batch_key, sent_at, msg_key, result_code, result_text, channel,
 	created_at, updated_at`
 
-// Result codes the store writes when it settles rows itself.
-const (
-	codeInDoubt        = "IN_DOUBT"
-	codeCampaignFailed = "CAMPAIGN_FAILED"
-	codeNoReport       = "NO_REPORT"
-)
-
 // ClaimRecipients leases up to p.Limit sendable recipients of a running
 // campaign. The single writer connection makes the select-and-update atomic.
 // A row with a batch key is in doubt: its claim counts a resend, not an
@@ -112,16 +105,16 @@ func settle(f fencedRow, inDoubt bool, code, text any) (w rowWrite, ok bool) {
 	switch f.campaign {
 	case herald.CampaignCancelled:
 		if inDoubt {
-			return rowWrite{state: herald.RecipientUnknown, code: codeInDoubt,
+			return rowWrite{state: herald.RecipientUnknown, code: herald.CodeInDoubt,
 				text: textOr(text, "campaign cancelled while a send was in doubt")}, true
 		}
 		return rowWrite{state: herald.RecipientCancelled, code: code, text: text, clearKey: true}, true
 	case herald.CampaignFailed:
 		if inDoubt {
-			return rowWrite{state: herald.RecipientUnknown, code: codeInDoubt,
+			return rowWrite{state: herald.RecipientUnknown, code: herald.CodeInDoubt,
 				text: textOr(text, "campaign failed while a send was in doubt: "+f.reason)}, true
 		}
-		return rowWrite{state: herald.RecipientFailed, code: codeCampaignFailed, text: f.reason, clearKey: true}, true
+		return rowWrite{state: herald.RecipientFailed, code: herald.CodeCampaignFailed, text: f.reason, clearKey: true}, true
 	}
 	return rowWrite{}, false
 }
@@ -337,9 +330,9 @@ func (s *Store) AcceptedWithoutReport(ctx context.Context, before time.Time, aft
 // ExpireAccepted settles accepted rows whose report can no longer come.
 func (s *Store) ExpireAccepted(ctx context.Context, before, now time.Time, limit int) (int, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE recipients SET state = 'UNKNOWN', result_code = ?,
-			result_text = 'no delivery report within the provider''s report retention', updated_at = ?
+			result_text = ?, updated_at = ?
 		WHERE id IN (SELECT id FROM recipients WHERE state = 'ACCEPTED' AND updated_at < ? ORDER BY id LIMIT ?)`,
-		codeNoReport, ms(now), ms(before), limit)
+		herald.CodeNoReport, herald.NoReportText, ms(now), ms(before), limit)
 	if err != nil {
 		return 0, translate(err, "expire accepted")
 	}
