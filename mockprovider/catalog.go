@@ -25,38 +25,37 @@ func LoadTemplates(path string) ([]herald.Template, error) {
 	return ts, nil
 }
 
-// ParseTemplates decodes a catalog. YAML is a superset of JSON, so one
-// decoder reads both; the result goes through JSON so that both formats
-// use herald.Template's JSON field names.
+// ParseTemplates decodes a catalog.
 func ParseTemplates(data []byte) ([]herald.Template, error) {
+	ts, _, err := ParseCatalog(data)
+	return ts, err
+}
+
+// ParseCatalog decodes a catalog with each entry's "inspectionStatus"
+// (REG, REQ, APR, REJ), which herald.Template has no field for: the
+// template API serves it, and only APR templates may be sent. YAML is a
+// superset of JSON, so one decoder reads both; the result goes through
+// JSON, once for both, so that both formats use herald.Template's JSON
+// field names and a key matches the same way for the template and its
+// state (JSON's field match ignores case).
+func ParseCatalog(data []byte) ([]herald.Template, map[string]string, error) {
 	var generic []any
 	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return nil, herald.Invalid("templates", "not a YAML or JSON list: %v", err)
+		return nil, nil, herald.Invalid("templates", "not a YAML or JSON list: %v", err)
 	}
 	js, err := json.Marshal(generic)
 	if err != nil {
-		return nil, herald.Invalid("templates", "%v", err)
+		return nil, nil, herald.Invalid("templates", "%v", err)
 	}
 	var ts []herald.Template
 	if err := json.Unmarshal(js, &ts); err != nil {
-		return nil, herald.Invalid("templates", "%v", err)
-	}
-	return ts, nil
-}
-
-// ParseCatalog is ParseTemplates that also reads each entry's
-// "inspectionStatus" (REG, REQ, APR, REJ), which herald.Template has no
-// field for: the template API serves it, and only APR templates may be sent.
-func ParseCatalog(data []byte) ([]herald.Template, map[string]string, error) {
-	ts, err := ParseTemplates(data)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, herald.Invalid("templates", "%v", err)
 	}
 	var extra []struct {
-		Code             string `json:"code" yaml:"code"`
-		InspectionStatus string `json:"inspectionStatus" yaml:"inspectionStatus"`
+		Code             string `json:"code"`
+		InspectionStatus string `json:"inspectionStatus"`
 	}
-	if err := yaml.Unmarshal(data, &extra); err != nil {
+	if err := json.Unmarshal(js, &extra); err != nil {
 		return nil, nil, herald.Invalid("templates", "%v", err)
 	}
 	insp := map[string]string{}
