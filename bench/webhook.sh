@@ -18,7 +18,7 @@
 #   DURATION=20s CONNS='256' ENGINES=postgres bench/webhook.sh
 #
 # PostgreSQL: HERALD_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test);
-# each run gets a schema of its own, dropped at the end. Needs wrk and psql.
+# each run gets a schema of its own, dropped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
