@@ -22,7 +22,7 @@ import (
 // empty database (the migration lock must hold through the pooler), write
 // and read JSON-valued rows (a template's buttons, a campaign's audience),
 // then all write the same reports in batches of random sizes at once.
-// Every report must be stored once.
+// Every report must be stored once, and no advisory lock be left behind.
 func TestThroughTransactionPooler(t *testing.T) {
 	t.Parallel()
 	url, directURL := pgtest.PoolerURL(t)
@@ -39,6 +39,19 @@ func TestThroughTransactionPooler(t *testing.T) {
 			t.Fatalf("store %d: %v", i, err)
 		}
 		t.Cleanup(func() { stores[i].Close() })
+	}
+	db := direct(t, directURL)
+	// The migration lock ends with its transaction. A session lock taken
+	// through the pooler could be released on another server connection
+	// (or not at all) and stay behind, held by a connection the pooler
+	// keeps: every later start would wait for it.
+	var held int
+	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE l.locktype = 'advisory' AND d.datname = current_database()`).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if held != 0 {
+		t.Errorf("%d advisory locks held in the database after %d stores opened through the pooler, want 0", held, processes)
 	}
 	at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
 
@@ -91,7 +104,7 @@ func TestThroughTransactionPooler(t *testing.T) {
 		}
 	}
 	var rows, keys int
-	if err := direct(t, directURL).QueryRow(t.Context(), `SELECT count(*), count(DISTINCT msg_key) FROM reports`).Scan(&rows, &keys); err != nil {
+	if err := db.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT msg_key) FROM reports`).Scan(&rows, &keys); err != nil {
 		t.Fatal(err)
 	}
 	if rows != reports || keys != reports {
