@@ -29,24 +29,23 @@ func Collect[T any](ctx context.Context, db Querier, scan func(Scanner) (T, erro
 	return All(rows, scan)
 }
 
-// One runs query and makes a T of its first row with scan; no row is
-// sql.ErrNoRows, as from QueryRow, for the store's error translation.
+// One runs query and makes a T of its first row with scan, reading no
+// further; no row is sql.ErrNoRows, as from QueryRow, for the store's error
+// translation.
 func One[T any](ctx context.Context, db Querier, scan func(Scanner) (T, error), query string, args ...any) (T, error) {
 	var v T
-	found := false
-	err := Each(ctx, db, func(row Scanner) error {
-		if found {
-			return nil
-		}
-		var err error
-		v, err = scan(row)
-		found = err == nil
-		return err
-	}, query, args...)
-	if err == nil && !found {
-		err = sql.ErrNoRows
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return v, err
 	}
-	return v, err
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return v, err
+		}
+		return v, sql.ErrNoRows
+	}
+	return scan(rows)
 }
 
 // All makes a T of every row with scan, in order, and closes rows. No row
