@@ -50,6 +50,17 @@ bench_db() {
 	esac
 }
 
+# stored_counts ENGINE RUN: "ROWS KEYS", the reports stored with ids of
+# wrk_run's run RUN and how many distinct ids they hold, in the database
+# bench_db made; nothing when SQLite's sqlite3 is not installed.
+stored_counts() {
+	if [[ $1 == postgres ]]; then
+		psql -qtA -F' ' "$PG" -c "SELECT count(*), count(DISTINCT msg_key) FROM $schema.reports WHERE msg_key LIKE '$2-%'"
+	elif command -v sqlite3 >/dev/null; then
+		sqlite3 "$tmp/bench.db" "SELECT count(*) || ' ' || count(DISTINCT msg_key) FROM reports WHERE msg_key LIKE '$2-%'"
+	fi
+}
+
 bench_cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true

@@ -66,7 +66,7 @@ for _ in $(seq 600); do
 	[[ $(spool_bytes || true) == 0 ]] && break
 	sleep 0.5
 done
-read -r rows keys < <(psql -qtA -F' ' "$PG" -c "SELECT count(*), count(DISTINCT msg_key) FROM $schema.reports WHERE msg_key LIKE 'pgstop-%'")
+read -r rows keys < <(stored_counts postgres pgstop)
 echo "stored: $unique unique ids issued, $rows reports stored for $keys distinct ids"
 if [[ $errors != 0 || $rows != "$unique" || $keys != "$unique" ]]; then
 	echo "NOT met: every report issued answered 200 and stored exactly once (serve's log: $tmp/serve.log, kept)" >&2

@@ -95,11 +95,8 @@ verdicts=()
 # exactly once (errors = 0: all were answered 200).
 check_stored() {
 	local rows keys
-	if [[ $1 == postgres ]]; then
-		read -r rows keys < <(psql -qtA -F' ' "$PG" -c "SELECT count(*), count(DISTINCT msg_key) FROM $schema.reports WHERE msg_key LIKE '$2-%'")
-	elif command -v sqlite3 >/dev/null; then
-		read -r rows keys < <(sqlite3 "$tmp/bench.db" "SELECT count(*) || ' ' || count(DISTINCT msg_key) FROM reports WHERE msg_key LIKE '$2-%'")
-	else
+	read -r rows keys < <(stored_counts "$1" "$2") || true # nothing to read: not checked
+	if [[ -z $rows ]]; then
 		echo "    stored: not checked (no sqlite3: apt-get install -y sqlite3)"
 		return
 	fi
