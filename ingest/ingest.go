@@ -33,8 +33,8 @@ const (
 	DefaultQueueBytes    = 64 << 20
 	DefaultCommitters    = 1
 	DefaultWaitTimeout   = 4 * time.Second
-	DefaultSweepInterval = time.Second
-	DefaultSweepLimit    = 1000
+	DefaultSweepInterval = 200 * time.Millisecond
+	DefaultSweepLimit    = 200
 	DefaultRecentKeys    = 65_536
 	DefaultSpoolMaxBytes = 1 << 30
 	DefaultSpoolAfter    = time.Second
@@ -88,7 +88,12 @@ type Config struct {
 	SpoolMaxBytes int64
 	// SpoolAfter is how long a commit may take before its batch is spooled.
 	SpoolAfter time.Duration
-	// SweepInterval and SweepLimit pace Store.MatchPendingReports.
+	// SweepInterval and SweepLimit pace Store.MatchPendingReports: at most
+	// SweepLimit due reports every SweepInterval (1,000 a second by
+	// default) when they match nothing. Small sweeps often rather than one
+	// large one a second: a stream of reports that match nothing keeps the
+	// sweep at its limit, and one sweep of 1,000 took the database for
+	// 40-60 ms at once (SQLite: every commit waiting behind it).
 	SweepInterval time.Duration
 	SweepLimit    int
 	// Now is the clock; time.Now when nil.
