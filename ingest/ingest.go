@@ -93,7 +93,7 @@ type Config struct {
 	// default) when they match nothing. Small sweeps often rather than one
 	// large one a second: a stream of reports that match nothing keeps the
 	// sweep at its limit, and one sweep of 1,000 took the database for
-	// 40-60 ms at once (SQLite: every commit waiting behind it).
+	// 30-60 ms at once (SQLite: every commit waiting behind it).
 	SweepInterval time.Duration
 	SweepLimit    int
 	// Now is the clock; time.Now when nil.

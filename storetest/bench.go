@@ -48,3 +48,31 @@ func BenchApplyReports(b *testing.B, store herald.Store, serverCPU func() time.D
 		})
 	}
 }
+
+// BenchMatchPending measures one sweep of MatchPendingReports over limit
+// due reports that match nothing (the webhook's bench ids, or reports of
+// another sender on the same account): what each second's sweep costs
+// the database while such reports keep coming.
+func BenchMatchPending(b *testing.B, store herald.Store, limit int) {
+	at := time.Date(2026, 11, 25, 10, 30, 2, 0, time.UTC)
+	total := b.N * limit
+	batch := make([]herald.Report, 0, 500)
+	for n := 0; n < total; n++ {
+		id := fmt.Sprintf("sweep-%d-%d", limit, n)
+		batch = append(batch, herald.Report{MsgKey: id, Ref: id, Code: "SUC", ReportTime: at, Raw: []byte(`{}`)})
+		if len(batch) == cap(batch) || n == total-1 {
+			if _, err := store.ApplyReports(b.Context(), batch, at); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		// Later each time: every sweep finds limit reports still due.
+		if _, err := store.MatchPendingReports(b.Context(), at.Add(time.Hour+time.Duration(i)*time.Millisecond), limit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/report")
+}

@@ -298,9 +298,9 @@ func testReportsMatchFair(t *testing.T, s herald.Store) {
 }
 
 // testReportsMatchMany: a sweep takes every due report up to its limit,
-// however the store splits it into transactions (SQLite: 100 a time).
+// however the store splits it into transactions (SQLite: 200 a time).
 func testReportsMatchMany(t *testing.T, s herald.Store) {
-	const n = 250
+	const n, first = 600, 330
 	c := running(t, s, n)
 	rs := claim(t, s, c, "w", n, epoch)
 	var reps []herald.Report
@@ -316,13 +316,13 @@ func testReportsMatchMany(t *testing.T, s herald.Store) {
 		t.Fatal(err)
 	}
 	later := epoch.Add(time.Second)
-	if m := must(s.MatchPendingReports(ctx(t), later, 130))(t); m != 130 {
-		t.Fatalf("a sweep with limit 130 matched %d", m)
+	if m := must(s.MatchPendingReports(ctx(t), later, first))(t); m != first {
+		t.Fatalf("a sweep with limit %d matched %d", first, m)
 	}
-	if m := must(s.MatchPendingReports(ctx(t), later, 1000))(t); m != n-130 {
-		t.Fatalf("the next sweep matched %d, want the %d left", m, n-130)
+	if m := must(s.MatchPendingReports(ctx(t), later, 1000))(t); m != n-first {
+		t.Fatalf("the next sweep matched %d, want the %d left", m, n-first)
 	}
-	for _, r := range []herald.Recipient{rs[0], rs[129], rs[130], rs[n-1]} {
+	for _, r := range []herald.Recipient{rs[0], rs[first-1], rs[first], rs[n-1]} {
 		wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
 	}
 }
