@@ -678,23 +678,28 @@ func TestInquirySettlesOverdueReports(t *testing.T) {
 // is in doubt.
 type sendersOf struct {
 	*fakeProvider
-	mu    sync.Mutex
-	delay time.Duration
-	sent  map[string]bool
+	mu        sync.Mutex
+	delay     time.Duration
+	sent      map[string]bool
+	deadlines []time.Time // of every request's context (zero: none)
 }
 
 func (p *sendersOf) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
 	p.mu.Lock()
 	delay := p.delay
+	dl, _ := ctx.Deadline()
+	p.deadlines = append(p.deadlines, dl)
 	p.mu.Unlock()
 	select {
 	case <-ctx.Done():
+	case <-time.After(delay):
+	}
+	if ctx.Err() != nil { // as an HTTP client's request ends with its context
 		out := make([]herald.Outcome, len(b.Destinations))
 		for i := range out {
 			out[i] = herald.Outcome{Kind: herald.InDoubt, Code: "timeout", Text: ctx.Err().Error()}
 		}
 		return out
-	case <-time.After(delay):
 	}
 	p.mu.Lock()
 	for _, d := range b.Destinations {
@@ -707,9 +712,11 @@ func (p *sendersOf) Send(ctx context.Context, b herald.SendBatch) []herald.Outco
 // TestLaggingProcessTakenOver: process A's heartbeats and releases are
 // refused (a starved machine, a stuck database connection) while it holds
 // claimed rows in memory; healthy process B counts A dead a lease later and
-// takes A's rows over. A must have stopped sending before then: no message
-// id goes out through both processes, nobody gets a message twice, and B
-// finishes the campaign.
+// takes A's rows over. A must have stopped sending before then: every
+// request of A's ends with its lease, which ends no later than the last
+// heartbeat B can read plus the lease. A row whose result A could not
+// record in time is resent by B under its frozen key, never a new one:
+// nobody gets a message twice, and B finishes the campaign.
 func TestLaggingProcessTakenOver(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
@@ -736,14 +743,22 @@ func TestLaggingProcessTakenOver(t *testing.T) {
 		b.mu.Lock()
 		defer a.mu.Unlock()
 		defer b.mu.Unlock()
-		var both []string
+		f.fake.mu.Lock()
+		defer f.fake.mu.Unlock()
+		both := 0
 		for id := range a.sent {
 			if b.sent[id] {
-				both = append(both, id)
+				both++
+			}
+			if keys := f.fake.keysOf[id]; len(keys) != 1 {
+				t.Errorf("message %s went out under %d keys", id, len(keys))
 			}
 		}
-		if len(both) > 0 {
-			t.Errorf("%d message ids sent by the lagging process and by the one that took its rows over: %v", len(both), both)
+		leaseEnd := fs.lastBeat().Add(lease)
+		for _, dl := range a.deadlines {
+			if dl.IsZero() || dl.After(leaseEnd) {
+				t.Errorf("a request of the lagging process could run until %v, past its lease (%v)", dl, leaseEnd)
+			}
 		}
 		if len(a.sent) == 0 || len(b.sent) == 0 {
 			t.Errorf("sent by a: %d, by b: %d; both should have sent", len(a.sent), len(b.sent))
@@ -757,6 +772,6 @@ func TestLaggingProcessTakenOver(t *testing.T) {
 		if resent == 0 {
 			t.Error("no row was taken over and resent: the test did not drive a takeover")
 		}
-		t.Logf("sent by a: %d, by b: %d, taken over and resent: %d", len(a.sent), len(b.sent), resent)
+		t.Logf("sent by a: %d, by b: %d, taken over and resent: %d (of them sent by both, under one key: %d)", len(a.sent), len(b.sent), resent, both)
 	})
 }

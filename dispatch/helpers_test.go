@@ -264,11 +264,7 @@ func config(cfg dispatch.Config) dispatch.Config {
 
 func (f *fixture) startWith(t *testing.T, cfg dispatch.Config, store herald.Store, p herald.Provider) *dispatch.Dispatcher {
 	t.Helper()
-	var log *slog.Logger
-	if os.Getenv("HERALD_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	d, err := dispatch.New(config(cfg), store, p, log, nil)
+	d, err := dispatch.New(config(cfg), store, p, testLog(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +275,42 @@ func (f *fixture) startWith(t *testing.T, cfg dispatch.Config, store herald.Stor
 
 func (f *fixture) start(t *testing.T, cfg dispatch.Config) *dispatch.Dispatcher {
 	return f.startWith(t, cfg, f.store, f.fake)
+}
+
+// testLog is the dispatcher's log for t: printed when t fails (the last
+// logTailLines), or as it goes with HERALD_TEST_LOG=1.
+func testLog(t *testing.T) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	if os.Getenv("HERALD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	tail := &logTail{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			tail.mu.Lock()
+			defer tail.mu.Unlock()
+			t.Logf("the dispatcher's last %d log lines:\n%s", len(tail.lines), strings.Join(tail.lines, ""))
+		}
+	})
+	return slog.New(slog.NewTextHandler(tail, opts))
+}
+
+// logTail keeps the last lines written to it.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const logTailLines = 200
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == logTailLines {
+		l.lines = append(l.lines[:0], l.lines[1:]...)
+	}
+	l.lines = append(l.lines, string(p))
+	return len(p), nil
 }
 
 // waitFor polls the campaign until ok says so, failing after 30 s.
@@ -348,7 +380,15 @@ type faultyStore struct {
 	lagHeartbeats bool
 	// failReleases makes that many ReleaseRecipients calls fail first.
 	failReleases int
-	releases     int // calls that reached the store
+	releases     int       // calls that reached the store
+	beat         time.Time // the last heartbeat written, as the store keeps it
+}
+
+// lastBeat is the last heartbeat written through s, to the millisecond.
+func (s *faultyStore) lastBeat() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.beat
 }
 
 func (s *faultyStore) GetTemplate(ctx context.Context, code string) (herald.Template, error) {
@@ -398,7 +438,13 @@ func (s *faultyStore) Heartbeat(ctx context.Context, owner string, now time.Time
 	if lag {
 		return fmt.Errorf("database is locked")
 	}
-	return s.Store.Heartbeat(ctx, owner, now)
+	if err := s.Store.Heartbeat(ctx, owner, now); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.beat = now.Truncate(time.Millisecond)
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *faultyStore) RecordOutcomes(ctx context.Context, u []herald.RecipientUpdate) error {

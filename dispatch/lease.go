@@ -13,7 +13,8 @@ import (
 type lease struct {
 	ttl   time.Duration
 	mu    sync.Mutex
-	beat  time.Time     // last heartbeat written
+	beat  time.Time     // last heartbeat written (cfg.Now, as stored)
+	wall  time.Time     // the wall clock at that heartbeat, read just before
 	ready chan struct{} // closed at the first heartbeat
 	once  sync.Once
 }
@@ -22,10 +23,12 @@ func newLease(ttl time.Duration) *lease {
 	return &lease{ttl: ttl, ready: make(chan struct{})}
 }
 
-// renewed records a heartbeat written at t.
-func (l *lease) renewed(t time.Time) {
+// renewed records a heartbeat written at t, wall being the wall clock read
+// just before t. Both are cut to the millisecond, as the stores keep them
+// at most: the lease never ends after what other processes read.
+func (l *lease) renewed(t, wall time.Time) {
 	l.mu.Lock()
-	l.beat = t
+	l.beat, l.wall = t.Truncate(time.Millisecond), wall.Truncate(time.Millisecond)
 	l.mu.Unlock()
 	l.once.Do(func() { close(l.ready) })
 }
@@ -57,6 +60,14 @@ func (l *lease) until() time.Time {
 	return beat.Add(l.ttl)
 }
 
+// sendDeadline is when a send's context ends: the lease's end on the wall
+// clock (a context's deadline is wall time, whatever cfg.Now says).
+func (l *lease) sendDeadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wall.Add(l.ttl)
+}
+
 // left is how much of the lease remains at now. A send starts only while at
 // least half of it does (heartbeats come every fifth, so that is three
 // missed beats), and its context ends with the lease.
@@ -68,6 +79,28 @@ func (l *lease) left(now time.Time) time.Duration {
 	return until.Sub(now)
 }
 
+// awaitLease waits while the heartbeat lags (less than half of the lease
+// left, so no send may start) and says whether the lease is back. It gives
+// up when the lease runs out: other processes may then take the rows over.
+// Waiting, rather than giving the rows back at once, keeps a busy database
+// (a commit slower than half a lease) from turning every claim into a
+// release, which would only make it busier.
+func (d *Dispatcher) awaitLease(ctx context.Context) bool {
+	for {
+		left := d.lease.left(d.cfg.Now())
+		switch {
+		case left >= d.cfg.LeaseTTL/2:
+			return true
+		case left <= 0:
+			sleep(ctx, d.cfg.PollInterval) // not spinning while the heartbeat fails
+			return false
+		}
+		if !sleep(ctx, min(d.cfg.PollInterval, d.cfg.LeaseTTL/20)) {
+			return false
+		}
+	}
+}
+
 // heartbeatLoop renews the lease every ttl/5, so that three missed beats
 // still leave two beats of margin.
 func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
@@ -75,11 +108,12 @@ func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
 	interval := d.cfg.LeaseTTL / 5
 	var failing bool
 	for {
+		wall := time.Now()
 		now := d.cfg.Now()
 		err := d.store.Heartbeat(ctx, d.cfg.Owner, now)
 		switch {
 		case err == nil:
-			d.lease.renewed(now)
+			d.lease.renewed(now, wall)
 			d.retryReleases()
 			if failing {
 				d.log.Info("heartbeat written again")

@@ -126,12 +126,22 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 			continue
 		}
 		if !run.window.Open(d.cfg.Now()) { // claimed before the close: back to the store, not held overnight
-			d.release([]*job{j})
+			d.release(d.held(j, ready))
+			continue
+		}
+		if !d.awaitLease(run.ctx) { // the lease ran out while the heartbeat lagged
+			if run.ctx.Err() != nil {
+				unsent = append(unsent, j)
+				continue
+			}
+			jobs := d.held(j, ready)
+			d.metrics.leaseShort.Add(float64(len(jobs)))
+			d.release(jobs)
 			continue
 		}
 		if err := d.handOut(run, j); err != nil {
 			if errors.Is(err, errWindowClosed) {
-				d.release([]*job{j})
+				d.release(d.held(j, ready))
 				continue
 			}
 			if errors.Is(err, pace.ErrTooLarge) && !j.fresh {
@@ -152,6 +162,26 @@ func (d *Dispatcher) runCampaign(run *campaignRun) {
 	d.release(unsent)
 }
 
+// held is j and every job already waiting behind it, given back together
+// in one release: one by one, a claim of 1,000 single-destination jobs is
+// 1,000 commits, which on SQLite's single writer would delay the very
+// heartbeats that let the next claim leave.
+func (d *Dispatcher) held(j *job, ready <-chan *job) []*job {
+	jobs := []*job{j}
+	for {
+		select {
+		case more, ok := <-ready:
+			if !ok {
+				return jobs
+			}
+			d.metrics.queued.Dec()
+			jobs = append(jobs, more)
+		default:
+			return jobs
+		}
+	}
+}
+
 // MaxClaimRate caps the rate used to size claims (1,000 rows at most).
 const MaxClaimRate = 5000
 
@@ -162,6 +192,9 @@ func (d *Dispatcher) produce(run *campaignRun, ready chan<- *job) {
 	for ctx.Err() == nil {
 		if err := healthy(run.global); err != nil { // claim nothing that cannot leave
 			sleep(ctx, time.Second)
+			continue
+		}
+		if !d.awaitLease(ctx) { // claim nothing that could not leave before the lease ends
 			continue
 		}
 		if !d.windowOpen(run) { // claim nothing outside the send window

@@ -73,8 +73,9 @@ func TestSendWindowStopsAndResumes(t *testing.T) {
 		w := f.windowCampaign(t, "08:00-20:50", at(0, 20, 39))
 		p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
 		// Jumps of the clock must not make this live process look dead to
-		// its own recovery: that path has tests of its own.
-		f.startWith(t, dispatch.Config{Workers: 4, Now: clock.Now, LeaseTTL: time.Second, RecoverInterval: time.Hour}, s, p)
+		// its own recovery, nor send the accepted rows to inquiry: those
+		// paths have tests of their own.
+		f.startWith(t, dispatch.Config{Workers: 4, Now: clock.Now, LeaseTTL: 3 * time.Second, RecoverInterval: time.Hour, InquireAfter: 72 * time.Hour}, s, p)
 
 		waitUntil(t, "100 sent before the close", func() bool { total, _ := p.counts(); return total >= 100 })
 		clock.set(at(0, 20, 50)) // the window closes
@@ -234,7 +235,8 @@ func TestSendWindowClosesWhileInDoubt(t *testing.T) {
 					return herald.Accepted
 				})
 				p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
-				f.startWith(t, dispatch.Config{Workers: 2, Now: clock.Now, LeaseTTL: time.Second, RecoverInterval: time.Hour}, s, p)
+				// (no recovery, no inquiry across the jumps: as above)
+				f.startWith(t, dispatch.Config{Workers: 2, Now: clock.Now, LeaseTTL: 3 * time.Second, RecoverInterval: time.Hour, InquireAfter: 72 * time.Hour}, s, p)
 
 				waitUntil(t, "first requests in doubt", func() bool { total, _ := p.counts(); return total >= 50 })
 				clock.set(closeAt) // the window closes with rows in doubt

@@ -35,7 +35,7 @@ func (j *job) claims() []herald.Claim {
 // lives on.
 func (d *Dispatcher) send(j *job) {
 	left := d.lease.left(d.cfg.Now())
-	if left < d.cfg.LeaseTTL/2 {
+	if left < d.cfg.LeaseTTL/2 { // it waited in the pacer while the heartbeat lagged
 		d.metrics.leaseShort.Inc()
 		d.release([]*job{j})
 		return
@@ -54,7 +54,7 @@ func (d *Dispatcher) send(j *job) {
 			}
 		}
 	}()
-	ctx, cancel := context.WithTimeout(d.sendCtx, left)
+	ctx, cancel := context.WithDeadline(d.sendCtx, d.lease.sendDeadline())
 	defer cancel()
 	d.metrics.inflight.Inc()
 	handed = true
