@@ -106,18 +106,25 @@ func settle(f fencedRow, inDoubt bool, code, text any) (w rowWrite, ok bool) {
 	case herald.CampaignCancelled:
 		if inDoubt {
 			return rowWrite{state: herald.RecipientUnknown, code: herald.CodeInDoubt,
-				text: textOr(text, "campaign cancelled while a send was in doubt")}, true
+				text: textOr(text, cancelledInDoubt)}, true
 		}
 		return rowWrite{state: herald.RecipientCancelled, code: code, text: text, clearKey: true}, true
 	case herald.CampaignFailed:
 		if inDoubt {
 			return rowWrite{state: herald.RecipientUnknown, code: herald.CodeInDoubt,
-				text: textOr(text, "campaign failed while a send was in doubt: "+f.reason)}, true
+				text: textOr(text, failedInDoubt+f.reason)}, true
 		}
 		return rowWrite{state: herald.RecipientFailed, code: herald.CodeCampaignFailed, text: f.reason, clearKey: true}, true
 	}
 	return rowWrite{}, false
 }
+
+// What an in-doubt row settled by a halted campaign says (settle, and
+// ReleaseRecipients in SQL).
+const (
+	cancelledInDoubt = "campaign cancelled while a send was in doubt"
+	failedInDoubt    = "campaign failed while a send was in doubt: "
+)
 
 func textOr(text any, def string) string {
 	if s, ok := text.(string); ok && s != "" {
@@ -266,8 +273,8 @@ func (s *Store) ReleaseRecipients(ctx context.Context, owner string, claims []he
 				WHEN r.in_doubt THEN 'RETRY_WAIT' ELSE 'PENDING' END,
 			result_code = CASE WHEN `+halted+` AND r.in_doubt THEN ?
 				WHEN c.state = 'failed' THEN ? ELSE r.result_code END,
-			result_text = CASE WHEN c.state = 'cancelled' AND r.in_doubt THEN 'campaign cancelled while a send was in doubt'
-				WHEN c.state = 'failed' AND r.in_doubt THEN 'campaign failed while a send was in doubt: ' || c.reason
+			result_text = CASE WHEN c.state = 'cancelled' AND r.in_doubt THEN ?
+				WHEN c.state = 'failed' AND r.in_doubt THEN ? || c.reason
 				WHEN c.state = 'failed' THEN c.reason ELSE r.result_text END,
 			attempts = r.attempts - (NOT r.in_doubt), resends = r.resends - r.in_doubt,
 			next_attempt_at = CASE WHEN r.in_doubt AND NOT `+halted+` THEN ? END,
@@ -277,7 +284,7 @@ func (s *Store) ReleaseRecipients(ctx context.Context, owner string, claims []he
 		FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(?)) AS u, campaigns AS c
 		WHERE r.id = u.id AND c.id = r.campaign_id
 		  AND +r.state = 'SENDING' AND +r.lease_owner = ? AND r.claim_token = u.token`,
-		herald.CodeInDoubt, herald.CodeCampaignFailed, ms(at), ms(at), string(list), owner)
+		herald.CodeInDoubt, herald.CodeCampaignFailed, cancelledInDoubt, failedInDoubt, ms(at), ms(at), string(list), owner)
 	return translate(err, "release recipients")
 }
 
