@@ -384,6 +384,116 @@ func TestOwnHeartbeatLags(t *testing.T) {
 	})
 }
 
+// leaseProvider counts, at the provider, the requests and destinations
+// that arrive once the lease has run out on the simulated clock.
+type leaseProvider struct {
+	*fakeProvider
+	clock   *simClock
+	mu      sync.Mutex
+	total   int
+	outAt   time.Time // when the lease ran out; zero while it holds
+	late    int       // requests that arrived from outAt on
+	lateDst int
+}
+
+func (p *leaseProvider) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
+	p.mu.Lock()
+	p.total += len(b.Destinations)
+	if !p.outAt.IsZero() && !p.clock.Now().Before(p.outAt) {
+		p.late++
+		p.lateDst += len(b.Destinations)
+	}
+	p.mu.Unlock()
+	return p.fakeProvider.Send(ctx, b)
+}
+
+// TestLeaseRunsOutWhileHeld: the heartbeat stops while the runner holds
+// claimed jobs in its pacer queue, and the simulated clock jumps past the
+// lease. Nothing may leave after the lease's end (but the requests already
+// past their check), every held row goes back to PENDING in a few
+// releases, not one per job, nothing is put in doubt, and once the
+// heartbeat is written again the campaign ends with everyone sent once.
+func TestLeaseRunsOutWhileHeld(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
+		s := open(t)
+		const n, workers = 240, 2
+		f := setup(t, s, n, 40, nil)
+		fs := &faultyStore{Store: s}
+		clock := newSimClock(time.Now())
+		p := &leaseProvider{fakeProvider: f.fake, clock: clock}
+		// No recovery of its own (the jump would make this process look
+		// dead to itself) and no inquiry of accepted rows across the jump.
+		f.startWith(t, dispatch.Config{Workers: workers, Now: clock.Now, LeaseTTL: 3 * time.Second,
+			RecoverInterval: time.Hour, InquireAfter: 72 * time.Hour}, fs, p)
+
+		var held int
+		waitUntil(t, "rows held in the pacer queue", func() bool {
+			c, err := s.GetCampaign(t.Context(), f.camp.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.mu.Lock()
+			sent := p.total
+			p.mu.Unlock()
+			held = c.Counts[herald.RecipientSending]
+			return sent > 0 && held >= 10
+		})
+		fs.mu.Lock()
+		fs.lagHeartbeats = true
+		releases := fs.releases
+		fs.mu.Unlock()
+		beat := fs.lastBeat()
+		p.mu.Lock()
+		p.outAt = beat.Add(3 * time.Second)
+		sentAtJump := p.total
+		p.mu.Unlock()
+		clock.set(p.outAt.Add(time.Second)) // a second past the lease's end
+
+		f.waitFor(t, "every held row given back", func(c herald.Campaign) bool {
+			return c.Counts[herald.RecipientSending] == 0
+		})
+		time.Sleep(500 * time.Millisecond) // the lease is still out: nothing may leave
+		c, err := s.GetCampaign(t.Context(), f.camp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Counts[herald.RecipientRetryWait] != 0 || c.Counts[herald.RecipientSending] != 0 {
+			t.Fatalf("rows in doubt or held while the lease is out: %v", c.Counts)
+		}
+		p.mu.Lock()
+		late, lateDst, sentOut := p.late, p.lateDst, p.total-sentAtJump
+		p.mu.Unlock()
+		if late > workers {
+			t.Fatalf("%d requests (%d destinations) reached the provider after the lease ran out; at most %d were past their check",
+				late, lateDst, workers)
+		}
+		fs.mu.Lock()
+		gaveBack := fs.releases - releases
+		fs.mu.Unlock()
+		if gaveBack == 0 || gaveBack > 3 {
+			t.Fatalf("%d held rows given back in %d releases, want 1 to 3", held, gaveBack)
+		}
+		t.Logf("%d rows held at the jump, given back in %d releases; %d destinations sent after it (%d requests late)",
+			held, gaveBack, sentOut, late)
+
+		fs.mu.Lock()
+		fs.lagHeartbeats = false
+		fs.mu.Unlock()
+		c = f.waitState(t, herald.CampaignCompleted)
+		checkCounts(t, c, map[herald.RecipientState]int{herald.RecipientAccepted: n})
+		for _, r := range f.rows(t) {
+			if r.Resends != 0 {
+				t.Fatalf("row %d resent %d times", r.ID, r.Resends)
+			}
+		}
+		if p.total != n {
+			t.Fatalf("provider got %d destinations, want %d", p.total, n)
+		}
+		f.fake.check(t)
+	})
+}
+
 // TestTwoProcessesOneCampaign runs two dispatchers on one database and one
 // campaign with a short lease and a slow rate: neither may take the
 // other's live rows.
