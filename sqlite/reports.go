@@ -298,7 +298,10 @@ func (s *Store) matchDue(ctx context.Context, now time.Time, limit int) (matched
 		}
 		return nil
 	})
-	return matched, examined, err
+	if err != nil {
+		return 0, examined, err // rolled back: nothing of it matched
+	}
+	return matched, examined, nil
 }
 
 type pendingReport struct {

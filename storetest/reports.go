@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -297,16 +298,17 @@ func testReportsMatchFair(t *testing.T, s herald.Store) {
 	wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
 }
 
-// testReportsMatchMany: a sweep takes every due report up to its limit,
-// however the store splits it into transactions (SQLite: 200 a time).
-func testReportsMatchMany(t *testing.T, s herald.Store) {
-	const n, first = 600, 330
+// lateReports makes n recipients whose delivery reports arrived before
+// their send was recorded (keys PREFIX0…): stored unmatched, each matches
+// its recipient at the next sweep.
+func lateReports(t *testing.T, s herald.Store, n int, prefix string) (herald.Campaign, []herald.Recipient) {
+	t.Helper()
 	c := running(t, s, n)
 	rs := claim(t, s, c, "w", n, epoch)
 	var reps []herald.Report
 	var ups []herald.RecipientUpdate
 	for i, r := range rs {
-		key := fmt.Sprintf("MANY%d", i)
+		key := fmt.Sprintf("%s%d", prefix, i)
 		reps = append(reps, report(key, "", "ALIMTALK", herald.ReportDelivered, epoch))
 		ups = append(ups, herald.RecipientUpdate{ID: r.ID, Owner: "w", Token: r.ClaimToken,
 			State: herald.RecipientAccepted, MsgKey: key, At: epoch})
@@ -315,6 +317,14 @@ func testReportsMatchMany(t *testing.T, s herald.Store) {
 	if err := s.RecordOutcomes(ctx(t), ups); err != nil {
 		t.Fatal(err)
 	}
+	return c, rs
+}
+
+// testReportsMatchMany: a sweep takes every due report up to its limit,
+// however the store splits it into transactions (SQLite: 200 a time).
+func testReportsMatchMany(t *testing.T, s herald.Store) {
+	const n, first = 600, 330
+	_, rs := lateReports(t, s, n, "MANY")
 	later := epoch.Add(time.Second)
 	if m := must(s.MatchPendingReports(ctx(t), later, first))(t); m != first {
 		t.Fatalf("a sweep with limit %d matched %d", first, m)
@@ -325,6 +335,62 @@ func testReportsMatchMany(t *testing.T, s herald.Store) {
 	for _, r := range []herald.Recipient{rs[0], rs[first-1], rs[first], rs[n-1]} {
 		wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
 	}
+}
+
+// testReportsMatchInterrupted: sweeps cut short at random moments (the
+// context ends mid-transaction or between two of its transactions, as
+// when the process dies during a sweep) lose nothing: the sweeps that
+// follow match every report left, each recipient moves once, and the
+// campaign's counters agree with its rows.
+func testReportsMatchInterrupted(t *testing.T, s herald.Store) {
+	const n = 600
+	c, rs := lateReports(t, s, n, "CUT")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	later := epoch.Add(time.Second)
+	matched, cut := 0, 0
+	for i := 0; i < 200 && matched < n; i++ {
+		sweep, cancel := context.WithCancel(ctx(t))
+		// Cuts from at once to i ms in: early sweeps all cut short, later
+		// ones on any store's speed, some between two transactions.
+		stop := time.AfterFunc(time.Duration(rng.Int64N(int64(i+1)*int64(time.Millisecond))), cancel)
+		m, err := s.MatchPendingReports(sweep, later, n)
+		stop.Stop()
+		cancel()
+		matched += m // a sweep cut short counts only what it committed
+		if err != nil {
+			cut++
+		}
+	}
+	// What the cuts left due is taken by uninterrupted sweeps. A cut
+	// transaction may hold its rows a moment longer on a server (SKIP
+	// LOCKED passes them by): sweep until every recipient has moved.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		matched += must(s.MatchPendingReports(ctx(t), later, n))(t)
+		got := must(s.GetCampaign(ctx(t), c.ID))(t)
+		if got.Counts[herald.RecipientDelivered] == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %v after the sweeps, want %d delivered (%d cut short, seed %d)", got.Counts, n, cut, seed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := must(s.MatchPendingReports(ctx(t), later, n))(t); m != 0 {
+		t.Fatalf("a sweep after everything matched moved %d more", m)
+	}
+	if matched > n {
+		t.Fatalf("sweeps said they matched %d, more than the %d reports (seed %d)", matched, n, seed)
+	}
+	for _, r := range rs {
+		wantRecipient(t, reread(t, s, r), herald.RecipientDelivered, herald.ReportDelivered, "ALIMTALK")
+	}
+	got := must(s.GetCampaign(ctx(t), c.ID))(t)
+	if got.Counts[herald.RecipientDelivered] != n || got.Counts[herald.RecipientAccepted] != 0 {
+		t.Fatalf("counters %v, want %d delivered (seed %d)", got.Counts, n, seed)
+	}
+	t.Logf("%d sweeps cut short before every report matched (seed %d)", cut, seed)
 }
 
 func testReportsRawKept(t *testing.T, s herald.Store) {
@@ -403,6 +469,7 @@ func runReports(t *testing.T, newStore NewStore) {
 		"UnknownLaterMatched": testReportsUnknownLaterMatched,
 		"MatchFair":           testReportsMatchFair,
 		"MatchMany":           testReportsMatchMany,
+		"MatchInterrupted":    testReportsMatchInterrupted,
 		"RawKept":             testReportsRawKept,
 		"ContradictingMsgKey": testReportsContradictingMsgKey,
 		"Concurrent":          testReportsConcurrent,
