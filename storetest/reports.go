@@ -340,8 +340,9 @@ func testReportsMatchMany(t *testing.T, s herald.Store) {
 // testReportsMatchInterrupted: sweeps cut short at random moments (the
 // context ends mid-transaction or between two of its transactions, as
 // when the process dies during a sweep) lose nothing: the sweeps that
-// follow match every report left, each recipient moves once, and the
-// campaign's counters agree with its rows.
+// follow match every report left, every recipient ends delivered, the
+// campaign's counters agree with its rows, and the sweeps never say they
+// matched more reports than there are.
 func testReportsMatchInterrupted(t *testing.T, s herald.Store) {
 	const n = 600
 	c, rs := lateReports(t, s, n, "CUT")
