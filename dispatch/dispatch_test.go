@@ -471,8 +471,11 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 		fs.mu.Lock()
 		gaveBack := fs.releases - releases
 		fs.mu.Unlock()
-		if gaveBack == 0 || gaveBack > 3 {
-			t.Fatalf("%d held rows given back in %d releases, want 1 to 3", held, gaveBack)
+		// One for the runner's queue, one for a claim the producer was
+		// still handing in, one per worker caught between hand-out and its
+		// own check; one per job would be about one per held row.
+		if most := 2 + workers; gaveBack == 0 || gaveBack > most {
+			t.Fatalf("%d held rows given back in %d releases, want 1 to %d", held, gaveBack, most)
 		}
 		t.Logf("%d rows held at the jump, given back in %d releases; %d destinations sent after it (%d requests late)",
 			held, gaveBack, sentOut, late)
