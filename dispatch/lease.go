@@ -68,15 +68,22 @@ func (l *lease) sendDeadline() time.Time {
 	return l.wall.Add(l.ttl)
 }
 
-// left is how much of the lease remains at now. A send starts only while at
-// least half of it does (heartbeats come every fifth, so that is three
-// missed beats), and its context ends with the lease.
+// left is how much of the lease remains at now.
 func (l *lease) left(now time.Time) time.Duration {
 	until := l.until()
 	if until.IsZero() {
 		return 0
 	}
 	return until.Sub(now)
+}
+
+// check says whether a send may start at now, and whether the lease has
+// run out. A send starts only while at least half of the lease remains
+// (heartbeats come every fifth, so that is three missed beats), and its
+// context ends with the lease.
+func (l *lease) check(now time.Time) (sendable, out bool) {
+	left := l.left(now)
+	return left >= l.ttl/2, left <= 0
 }
 
 // awaitLease waits while the heartbeat lags (less than half of the lease
@@ -87,11 +94,11 @@ func (l *lease) left(now time.Time) time.Duration {
 // release, which would only make it busier.
 func (d *Dispatcher) awaitLease(ctx context.Context) bool {
 	for {
-		left := d.lease.left(d.cfg.Now())
+		sendable, out := d.lease.check(d.cfg.Now())
 		switch {
-		case left >= d.cfg.LeaseTTL/2:
+		case sendable:
 			return true
-		case left <= 0:
+		case out:
 			sleep(ctx, d.cfg.PollInterval) // not spinning while the heartbeat fails
 			return false
 		}

@@ -34,8 +34,7 @@ func (j *job) claims() []herald.Claim {
 // here: the rows become UNKNOWN (the request may have left), the process
 // lives on.
 func (d *Dispatcher) send(j *job) {
-	left := d.lease.left(d.cfg.Now())
-	if left < d.cfg.LeaseTTL/2 { // it waited in the pacer while the heartbeat lagged
+	if sendable, _ := d.lease.check(d.cfg.Now()); !sendable { // it waited in the pacer while the heartbeat lagged
 		d.metrics.leaseShort.Inc()
 		d.release([]*job{j})
 		return
