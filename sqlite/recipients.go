@@ -301,14 +301,18 @@ func (s *Store) Heartbeat(ctx context.Context, owner string, now time.Time) erro
 	return translate(err, "heartbeat")
 }
 
+// abandoned is a SENDING row r whose owner has written no heartbeat since
+// its parameter, deadBefore (RequeueAbandoned).
+const abandoned = `r.state = 'SENDING'
+	AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.owner = r.lease_owner AND p.heartbeat_at >= ?)`
+
 // RequeueAbandoned hands back SENDING rows of owners without a heartbeat
 // since deadBefore. It looks on a reader first: the recovery runs every
 // second in every process, and almost always finds nothing, which need
 // not wait for the single writer (nor hold it from the heartbeats).
 func (s *Store) RequeueAbandoned(ctx context.Context, now, deadBefore time.Time, limit int) (int, error) {
 	var found int
-	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM recipients r WHERE r.state = 'SENDING'
-		AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.owner = r.lease_owner AND p.heartbeat_at >= ?))`,
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM recipients r WHERE `+abandoned+`)`,
 		ms(deadBefore)).Scan(&found)
 	if err != nil || found == 0 {
 		return 0, translate(err, "requeue abandoned")
@@ -319,9 +323,8 @@ func (s *Store) RequeueAbandoned(ctx context.Context, now, deadBefore time.Time,
 			in_doubt = CASE WHEN batch_key IS NULL THEN in_doubt ELSE 1 END,
 			next_attempt_at = CASE WHEN batch_key IS NULL THEN next_attempt_at ELSE ? END,
 			claim_token = claim_token + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?
-		WHERE id IN (SELECT r.id FROM recipients r WHERE r.state = 'SENDING'
-			AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.owner = r.lease_owner AND p.heartbeat_at >= ?)
-			ORDER BY r.id LIMIT ?)`, ms(now), ms(now), ms(deadBefore), limit)
+		WHERE id IN (SELECT r.id FROM recipients r WHERE `+abandoned+` ORDER BY r.id LIMIT ?)`,
+		ms(now), ms(now), ms(deadBefore), limit)
 	if err != nil {
 		return 0, translate(err, "requeue abandoned")
 	}
