@@ -384,29 +384,6 @@ func TestOwnHeartbeatLags(t *testing.T) {
 	})
 }
 
-// leaseProvider counts, at the provider, the requests and destinations
-// that arrive once the lease has run out on the simulated clock.
-type leaseProvider struct {
-	*fakeProvider
-	clock   *simClock
-	mu      sync.Mutex
-	total   int
-	outAt   time.Time // when the lease ran out; zero while it holds
-	late    int       // requests that arrived from outAt on
-	lateDst int
-}
-
-func (p *leaseProvider) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
-	p.mu.Lock()
-	p.total += len(b.Destinations)
-	if !p.outAt.IsZero() && !p.clock.Now().Before(p.outAt) {
-		p.late++
-		p.lateDst += len(b.Destinations)
-	}
-	p.mu.Unlock()
-	return p.fakeProvider.Send(ctx, b)
-}
-
 // TestLeaseRunsOutWhileHeld: the heartbeat stops while the runner holds
 // claimed jobs in its pacer queue, and the simulated clock jumps past the
 // lease. Nothing may leave after the lease's end (but the requests already
@@ -417,14 +394,14 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, open func(*testing.T) herald.Store) {
 		s := open(t)
-		const n, workers = 240, 2
+		const n, workers, lease = 240, 2, 3 * time.Second
 		f := setup(t, s, n, 40, nil)
 		fs := &faultyStore{Store: s}
 		clock := newSimClock(time.Now())
-		p := &leaseProvider{fakeProvider: f.fake, clock: clock}
+		p := &clockedProvider{fakeProvider: f.fake, clock: clock} // barred once the lease is out
 		// No recovery of its own (the jump would make this process look
 		// dead to itself) and no inquiry of accepted rows across the jump.
-		f.startWith(t, dispatch.Config{Workers: workers, Now: clock.Now, LeaseTTL: 3 * time.Second,
+		f.startWith(t, dispatch.Config{Workers: workers, Now: clock.Now, LeaseTTL: lease,
 			RecoverInterval: time.Hour, InquireAfter: 72 * time.Hour}, fs, p)
 
 		var held int
@@ -433,9 +410,7 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.mu.Lock()
-			sent := p.total
-			p.mu.Unlock()
+			sent, _ := p.counts()
 			held = c.Counts[herald.RecipientSending]
 			return sent > 0 && held >= 10
 		})
@@ -443,12 +418,12 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 		fs.lagHeartbeats = true
 		releases := fs.releases
 		fs.mu.Unlock()
-		beat := fs.lastBeat()
+		outAt := fs.lastBeat().Add(lease)
 		p.mu.Lock()
-		p.outAt = beat.Add(3 * time.Second)
+		p.barred = func(now time.Time) bool { return !now.Before(outAt) }
 		sentAtJump := p.total
 		p.mu.Unlock()
-		clock.set(p.outAt.Add(time.Second)) // a second past the lease's end
+		clock.set(outAt.Add(time.Second)) // a second past the lease's end
 
 		f.waitFor(t, "every held row given back", func(c herald.Campaign) bool {
 			return c.Counts[herald.RecipientSending] == 0
@@ -462,7 +437,7 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 			t.Fatalf("rows in doubt or held while the lease is out: %v", c.Counts)
 		}
 		p.mu.Lock()
-		late, lateDst, sentOut := p.late, p.lateDst, p.total-sentAtJump
+		late, lateDst, sentOut := p.barredReq, p.barredDst, p.total-sentAtJump
 		p.mu.Unlock()
 		if late > workers {
 			t.Fatalf("%d requests (%d destinations) reached the provider after the lease ran out; at most %d were past their check",
@@ -490,8 +465,8 @@ func TestLeaseRunsOutWhileHeld(t *testing.T) {
 				t.Fatalf("row %d resent %d times", r.ID, r.Resends)
 			}
 		}
-		if p.total != n {
-			t.Fatalf("provider got %d destinations, want %d", p.total, n)
+		if total, _ := p.counts(); total != n {
+			t.Fatalf("provider got %d destinations, want %d", total, n)
 		}
 		f.fake.check(t)
 	})

@@ -31,31 +31,40 @@ func (c *simClock) set(at time.Time) {
 	c.mu.Unlock()
 }
 
-// windowProvider counts, at the provider, destinations that arrive while
-// the window is closed on the simulated clock.
-type windowProvider struct {
+// clockedProvider counts, at the provider, the destinations that arrive,
+// and the requests and destinations that arrive while barred says so on
+// the simulated clock (the send window closed, the lease run out).
+type clockedProvider struct {
 	*fakeProvider
-	clock  *simClock
-	window herald.SendWindow
-	mu     sync.Mutex
-	total  int
-	closed int
+	clock     *simClock
+	mu        sync.Mutex
+	barred    func(now time.Time) bool // nil: nothing is
+	total     int
+	barredReq int
+	barredDst int
 }
 
-func (p *windowProvider) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
+// windowProvider is a clockedProvider barred while w is closed.
+func windowProvider(f *fakeProvider, clock *simClock, w herald.SendWindow) *clockedProvider {
+	return &clockedProvider{fakeProvider: f, clock: clock, barred: func(now time.Time) bool { return !w.Open(now) }}
+}
+
+func (p *clockedProvider) Send(ctx context.Context, b herald.SendBatch) []herald.Outcome {
 	p.mu.Lock()
 	p.total += len(b.Destinations)
-	if !p.window.Open(p.clock.Now()) {
-		p.closed += len(b.Destinations)
+	if p.barred != nil && p.barred(p.clock.Now()) {
+		p.barredReq++
+		p.barredDst += len(b.Destinations)
 	}
 	p.mu.Unlock()
 	return p.fakeProvider.Send(ctx, b)
 }
 
-func (p *windowProvider) counts() (total, closed int) {
+// counts is the destinations that arrived, and of them while barred.
+func (p *clockedProvider) counts() (total, barred int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.total, p.closed
+	return p.total, p.barredDst
 }
 
 // TestSendWindowStopsAndResumes: a campaign started 10 minutes before its
@@ -71,7 +80,7 @@ func TestSendWindowStopsAndResumes(t *testing.T) {
 		at := seoulDays()
 		clock := newSimClock(at(0, 20, 40)) // 10 minutes before the close
 		w := f.windowCampaign(t, "08:00-20:50", at(0, 20, 39))
-		p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
+		p := windowProvider(f.fake, clock, w)
 		// Jumps of the clock must not make this live process look dead to
 		// its own recovery, nor send the accepted rows to inquiry: those
 		// paths have tests of their own.
@@ -234,7 +243,7 @@ func TestSendWindowClosesWhileInDoubt(t *testing.T) {
 					}
 					return herald.Accepted
 				})
-				p := &windowProvider{fakeProvider: f.fake, clock: clock, window: w}
+				p := windowProvider(f.fake, clock, w)
 				// (no recovery, no inquiry across the jumps: as above)
 				f.startWith(t, dispatch.Config{Workers: 2, Now: clock.Now, LeaseTTL: 3 * time.Second, RecoverInterval: time.Hour, InquireAfter: 72 * time.Hour}, s, p)
 
