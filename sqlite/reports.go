@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,22 +52,27 @@ func rankSQL(col string) string {
 // one multi-row INSERT … RETURNING per chunk of reportChunk reports (a
 // statement per report cost more in the driver than in SQLite), then one
 // prepared UPDATE per matched report, in arrival order. The single writer
-// makes the lookup and the update atomic. Within the batch the first report
-// of the highest rank wins a recipient, as in the PostgreSQL store.
+// makes the lookup and the update atomic. Copies within the batch are
+// dropped here, the first kept, so that the statement needs no sort to
+// store the first of them. Within the batch the first report of the
+// highest rank wins a recipient, as in the PostgreSQL store.
 func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now time.Time) (herald.ReportResult, error) {
+	n := len(reports)
+	reports, first := firstCopies(reports)
+	copies := n - len(reports)
 	var res herald.ReportResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res = herald.ReportResult{}
+		res = herald.ReportResult{Unchanged: copies}
 		apply := s.newApplier(ctx, tx, now)
 		defer apply.close()
 		matched := 0
 		for start := 0; start < len(reports); {
 			chunk := reports[start : start+chunkSize(len(reports)-start)]
-			start += len(chunk)
-			recipients, err := s.insertReports(ctx, tx, chunk, now, &res)
+			recipients, err := s.insertReports(ctx, tx, chunk, start, first, now, &res)
 			if err != nil {
 				return err
 			}
+			start += len(chunk)
 			for i, rid := range recipients {
 				if rid == 0 {
 					continue
@@ -87,8 +93,32 @@ func (s *Store) ApplyReports(ctx context.Context, reports []herald.Report, now t
 	return res, nil
 }
 
+// firstCopies returns the batch without its later copies (reports with
+// the key of one before them), and each key's place in what it returns.
+func firstCopies(reports []herald.Report) ([]herald.Report, map[reportKey]int) {
+	first := make(map[reportKey]int, len(reports))
+	var unique []herald.Report // nil until a copy turns up: the batch itself is returned
+	for i, r := range reports {
+		k := keyOf(r)
+		if _, ok := first[k]; ok {
+			if unique == nil {
+				unique = slices.Clone(reports[:i])
+			}
+			continue
+		}
+		first[k] = len(first)
+		if unique != nil {
+			unique = append(unique, r)
+		}
+	}
+	if unique == nil {
+		return reports, first
+	}
+	return unique, first
+}
+
 // A batch is stored in chunks of a power of two reports, at most
-// maxReportChunk (9 parameters each), so that a handful of statements
+// maxReportChunk (8 parameters each), so that a handful of statements
 // serve every batch and each is parsed once (prepared).
 const (
 	reportChunkSizes = 9 // 1, 2, 4 … maxReportChunk
@@ -104,18 +134,17 @@ func chunkSize(n int) int {
 	return c
 }
 
-// insertReports stores a chunk, skipping copies, and returns for each
-// report the recipient it matched (0: none, held, or a copy), counting
-// copies, unmatched and held reports in res.
-func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, now time.Time, res *herald.ReportResult) ([]int64, error) {
+// insertReports stores a chunk of reports without copies among them (the
+// chunk starts at place start of the batch whose key places first holds),
+// skipping copies of stored ones, and returns for each report the
+// recipient it matched (0: none, held, or a copy), counting copies,
+// unmatched and held reports in res.
+func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, start int, first map[reportKey]int,
+	now time.Time, res *herald.ReportResult) ([]int64, error) {
 	args := make([]any, 0, 1+9*len(chunk))
 	args = append(args, ms(now))
-	index := make(map[reportKey]int, len(chunk)) // first place of each key in the chunk
-	for i, r := range chunk {
-		args = append(args, i, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text, ms(r.ReportTime), raw(r.Raw))
-		if _, ok := index[keyOf(r)]; !ok {
-			index[keyOf(r)] = i
-		}
+	for _, r := range chunk {
+		args = append(args, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text, ms(r.ReportTime), raw(r.Raw))
 	}
 	st := tx.StmtContext(ctx, s.stmts.insertReports[bits.TrailingZeros(uint(len(chunk)))])
 	defer st.Close()
@@ -136,7 +165,7 @@ func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Re
 		stored++
 		switch {
 		case rid.Valid:
-			recipients[index[reportKey{msgKey.String, service.String, typ.String, code.String, at.Int64}]] = rid.Int64
+			recipients[first[reportKey{msgKey.String, service.String, typ.String, code.String, at.Int64}]-start] = rid.Int64
 		case pending:
 			res.Unmatched++
 		default:
@@ -146,27 +175,32 @@ func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Re
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	res.Unchanged += len(chunk) - stored // copies of stored reports, or of one earlier in the chunk
+	res.Unchanged += len(chunk) - stored // copies of stored reports
 	return recipients, nil
 }
 
-// insertReportsQuery stores n reports, skipping copies, and returns each
-// stored one with the recipient it matched.
+// insertReportsQuery stores n reports, skipping copies of stored ones, and
+// returns each stored one with the recipient it matched. The reports come
+// without copies among them, so the order they are inserted in decides
+// nothing and needs no sort (it is theirs: the VALUES are the outer side of
+// a LEFT JOIN). OFFSET 0 keeps the inner query from being flattened into
+// the INSERT's, which would look each report's msgKey up once for every
+// use of m.id.
 func insertReportsQuery(n int) string {
 	return `INSERT INTO reports (recipient_id, msg_key, ref, service_type, report_type,
 			report_code, report_text, report_time, raw, received_at, next_match_at)
 		SELECT CASE WHEN NOT m.held THEN m.id END, m.msg_key, m.ref, m.service_type, m.report_type, m.report_code,
 			m.report_text, m.report_time, m.raw, ?1, CASE WHEN m.id IS NULL AND NOT m.held THEN ?1 END
 		-- One look-up by ref serves both the match and the contradiction.
-		FROM (SELECT v.column1 AS ord, v.column2 AS ref, v.column3 AS msg_key, v.column4 AS service_type,
-				v.column5 AS report_type, v.column6 AS report_code, v.column7 AS report_text, v.column8 AS report_time,
-				v.column9 AS raw,
-				COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = v.column3 ORDER BY r.id LIMIT 1)) AS id,
-				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> v.column3 AND v.column3 <> v.column2, false) AS held
-			FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + `) v
-			LEFT JOIN recipients byref ON byref.message_id = v.column2) m
+		FROM (SELECT v.column1 AS ref, v.column2 AS msg_key, v.column3 AS service_type,
+				v.column4 AS report_type, v.column5 AS report_code, v.column6 AS report_text, v.column7 AS report_time,
+				v.column8 AS raw,
+				COALESCE(byref.id, (SELECT r.id FROM recipients r WHERE r.msg_key = v.column2 ORDER BY r.id LIMIT 1)) AS id,
+				COALESCE(byref.msg_key IS NOT NULL AND byref.msg_key <> v.column2 AND v.column2 <> v.column1, false) AS held
+			FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + `) v
+			LEFT JOIN recipients byref ON byref.message_id = v.column1
+			LIMIT -1 OFFSET 0) m
 		WHERE true -- lets SQLite parse the upsert clause after a SELECT
-		ORDER BY m.ord
 		ON CONFLICT DO NOTHING
 		-- Only a matched report needs its key back (to find it in the chunk):
 		-- NULLs cost the driver no strings.

@@ -190,7 +190,22 @@ func testReportsDuplicate(t *testing.T, s herald.Store) {
 	wantResult(t, apply(t, s, epoch, unknown, unknown), 0, 1, 1)
 	other := report("K-other", "", "SMS", herald.ReportDelivered, epoch)
 	wantResult(t, apply(t, s, epoch, other, other, unknown), 0, 1, 2)
+	// Of copies in one batch whose bodies differ (a retry re-encoded), the
+	// first is the one kept, wherever the batch is split.
+	var batch []herald.Report
+	for i := range 300 {
+		r := report(fmt.Sprint("K-copy-", i%150), "", "ALIMTALK", codeBlocked, epoch)
+		r.Raw = fmt.Appendf(r.Raw, " copy %d", i/150)
+		batch = append(batch, r)
+	}
+	wantResult(t, apply(t, s, epoch, batch...), 0, 150, 150)
 	lister := reportLister(t, s)
+	for _, key := range []string{"K-copy-0", "K-copy-77", "K-copy-149"} {
+		got := must(lister.ReportsByMsgKey(ctx(t), key))(t)
+		if len(got) != 1 || !bytes.HasSuffix(got[0].Raw, []byte(" copy 0")) {
+			t.Fatalf("stored for %s: %d reports (%v); want one, the first copy", key, len(got), got)
+		}
+	}
 	for key, want := range map[string]int{rs[0].MsgKey: 1, "NOBODY": 1, "K-other": 1} {
 		if got := must(lister.ReportsByMsgKey(ctx(t), key))(t); len(got) != want {
 			t.Fatalf("%d reports stored for %s, want %d", len(got), key, want)
