@@ -165,7 +165,12 @@ func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Re
 		stored++
 		switch {
 		case rid.Valid:
-			recipients[first[reportKey{msgKey.String, service.String, typ.String, code.String, at.Int64}]-start] = rid.Int64
+			key := reportKey{msgKey.String, service.String, typ.String, code.String, at.Int64}
+			i, ok := first[key]
+			if i -= start; !ok || i < 0 || i >= len(chunk) {
+				return nil, fmt.Errorf("stored report %+v is not in its chunk", key)
+			}
+			recipients[i] = rid.Int64
 		case pending:
 			res.Unmatched++
 		default:
