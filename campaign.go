@@ -95,6 +95,16 @@ func (r RetryAudience) Validate() error {
 	return nil
 }
 
+// Took records how many members a store's follow-up took from the source;
+// none is a conflict, since such a follow-up would send to nobody.
+func (r *RetryAudience) Took(members int64) error {
+	if members == 0 {
+		return Conflict("campaign %d has no recipient left to retry in %v with codes %v", r.Campaign, r.States, r.Codes)
+	}
+	r.Members = int(members)
+	return nil
+}
+
 // MaxAudienceIDs bounds an explicit member list in one campaign request.
 const MaxAudienceIDs = 1_000_000
 

@@ -62,10 +62,9 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return herald.Conflict("campaign %d has no recipient left to retry in %v with codes %v", ra.Campaign, ra.States, ra.Codes)
+		if err := ra.Took(n); err != nil {
+			return err
 		}
-		ra.Members = int(n)
 		audience, err := json.Marshal(c.Audience)
 		if err != nil {
 			return err

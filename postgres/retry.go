@@ -61,10 +61,9 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return herald.Conflict("campaign %d has no recipient left to retry in %v with codes %v", ra.Campaign, ra.States, ra.Codes)
+		if err := ra.Took(tag.RowsAffected()); err != nil {
+			return err
 		}
-		ra.Members = int(tag.RowsAffected())
 		_, err = tx.Exec(ctx, `UPDATE campaigns SET audience = $1::jsonb WHERE id = $2`, jsonb(c.Audience), c.ID)
 		return err
 	})

@@ -56,10 +56,9 @@ func (s *Store) RetryCampaign(ctx context.Context, c herald.Campaign) (herald.Ca
 			return err
 		}
 		n, _ := res.RowsAffected()
-		if n == 0 {
-			return herald.Conflict("campaign %d has no recipient left to retry in %v with codes %v", ra.Campaign, ra.States, ra.Codes)
+		if err := ra.Took(n); err != nil {
+			return err
 		}
-		ra.Members = int(n)
 		audience, err := json.Marshal(c.Audience)
 		if err != nil {
 			return err
