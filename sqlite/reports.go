@@ -141,7 +141,7 @@ func chunkSize(n int) int {
 // unmatched and held reports in res.
 func (s *Store) insertReports(ctx context.Context, tx *sql.Tx, chunk []herald.Report, start int, first map[reportKey]int,
 	now time.Time, res *herald.ReportResult) ([]int64, error) {
-	args := make([]any, 0, 1+9*len(chunk))
+	args := make([]any, 0, 1+8*len(chunk))
 	args = append(args, ms(now))
 	for _, r := range chunk {
 		args = append(args, r.Ref, r.MsgKey, r.ServiceType, r.ReportType, r.Code, r.Text, ms(r.ReportTime), raw(r.Raw))
