@@ -49,7 +49,7 @@ func rankSQL(col string) string {
 }
 
 // ApplyReports stores and applies a batch of reports in one transaction:
-// one multi-row INSERT … RETURNING per chunk of reportChunk reports (a
+// one multi-row INSERT … RETURNING per chunk of at most maxReportChunk reports (a
 // statement per report cost more in the driver than in SQLite), then one
 // prepared UPDATE per matched report, in arrival order. The single writer
 // makes the lookup and the update atomic. Copies within the batch are
